@@ -1,0 +1,3 @@
+"""chatops: deploy the chat stack and move traffic between blue and green."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The chatops command line (Typer + rich): thin commands over the library layer."""

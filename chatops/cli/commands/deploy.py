@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from chatops.cli import options
+from chatops.cli.common import open_stack, prepare
+from chatops.cli.ui import (
+    ApplyView,
+    PlanView,
+    confirm,
+    console,
+    err_console,
+    output_values,
+    print_json,
+    render_key_outputs,
+    render_plan,
+)
+
+
+def deploy(
+    local: options.Local = False,
+    directory: options.Dir = None,
+    profile: options.Profile = None,
+    region: options.Region = None,
+    var: options.Vars = None,
+    var_file: options.VarFiles = None,
+    yes: options.Yes = False,
+    json_output: options.Json = False,
+) -> None:
+    """Deploy the stack: init if needed, plan, confirm, apply with live progress.
+
+    Examples:
+
+      chatops deploy --local --yes           # the whole stack on the emulator
+
+      chatops deploy --var green_image=<account>.dkr.ecr.<region>.amazonaws.com/chatapp-dev:v2
+    """
+    stack = open_stack(local=local, directory=directory, profile=profile, region=region)
+    out = err_console if json_output else console
+    prepare(stack)
+    with PlanView(f"Planning against {stack.target.label}...", out=err_console) as view:
+        plan = stack.plan(options.variables(var), var_file or [], on_event=view.handle)
+    render_plan(plan.summary, stack.target.label) if not json_output else None
+    if plan.has_changes:
+        confirm(f"Apply these changes to {stack.target.label}?", yes=yes, what="deploy")
+        total = sum(2 if change.kind == "replace" else 1 for change in plan.summary.pending)
+        with ApplyView("Deploying", total=total, out=out) as progress:
+            outputs = stack.apply(plan, on_event=progress.handle)
+        out.print(
+            f"[green]Deployed[/] {progress.done} resource change(s) to {stack.target.label} "
+            f"in {progress.elapsed:.0f}s."
+        )
+    else:
+        outputs = stack.outputs()
+    if json_output:
+        print_json({"changed": plan.has_changes, "outputs": output_values(outputs)})
+    else:
+        render_key_outputs(outputs)

@@ -1,0 +1,67 @@
+"""The `chatops` command: registers the commands and handles errors at one edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from chatops import __version__
+from chatops.cli.commands import deploy, destroy, init, local, outputs, plan
+from chatops.cli.ui import err_console, print_error
+from chatops.errors import ChatopsError
+
+
+class ChatopsGroup(TyperGroup):
+    """Turns every expected failure into one line on stderr and exit code 1 (2: usage)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ChatopsError as error:
+            print_error(error)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("Interrupted.")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=ChatopsGroup,
+    name="chatops",
+    help=(
+        "Deploy the real-time chat stack to AWS and move live traffic between blue and "
+        "green. Add --local to any command to run it on the embedded AWS emulator instead."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"chatops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """chatops: the chat stack's deploy and traffic tool."""
+
+
+app.command(rich_help_panel="Stack")(init.init)
+app.command(rich_help_panel="Stack")(plan.plan)
+app.command(rich_help_panel="Stack")(deploy.deploy)
+app.command(rich_help_panel="Stack")(outputs.outputs)
+app.command(rich_help_panel="Stack")(destroy.destroy)
+app.add_typer(local.app, name="local", rich_help_panel="Embedded AWS")
+
+
+def main() -> None:
+    app()

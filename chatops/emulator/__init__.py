@@ -1,0 +1,1 @@
+"""The embedded AWS: a moto server that chatops runs and patches itself."""

@@ -1,0 +1,588 @@
+"""Compatibility patches for moto 5.2 against hashicorp/aws 5.100.
+
+Each patch closes one gap found by applying this stack's root module to moto: without
+it an apply fails, a destroy hangs, or the plan after an apply is not empty. They are
+applied in the emulator process before it serves (``apply_all``) and can be applied
+and reverted one at a time (``patched``) so tests can show each gap and its fix.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from moto.cloudfront import models as cloudfront_models
+from moto.core.responses import EmptyResult
+from moto.core.utils import camelcase_to_underscores
+from moto.ec2.models import ec2_backends
+from moto.ec2.models import security_groups as security_group_models
+from moto.ecs import models as ecs_models
+from moto.ecs import responses as ecs_responses
+from moto.elasticache import exceptions as elasticache_exceptions
+from moto.elasticache import models as elasticache_models
+from moto.elasticache import responses as elasticache_responses
+from moto.elbv2.models import elbv2_backends
+from moto.iam import access_control
+from moto.s3 import models as s3_models
+
+Revert = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One gap in moto and the change that closes it."""
+
+    name: str
+    gap: str
+    install: Callable[[], Revert]
+
+
+def _replace(owner: Any, attribute: str, value: Any) -> Revert:
+    missing = object()
+    original = owner.__dict__.get(attribute, missing)
+    setattr(owner, attribute, value)
+
+    def revert() -> None:
+        if original is missing:
+            delattr(owner, attribute)
+        else:
+            setattr(owner, attribute, original)
+
+    return revert
+
+
+def _chain(*reverts: Revert) -> Revert:
+    def revert() -> None:
+        for undo in reversed(reverts):
+            undo()
+
+    return revert
+
+
+# --- ElastiCache ------------------------------------------------------------------
+
+
+def _member_cluster_ids(group_id: str, count: int) -> list[str]:
+    return [f"{group_id}-{index:03d}" for index in range(1, count + 1)]
+
+
+def _install_replication_group_members() -> Revert:
+    backend_cls = elasticache_models.ElastiCacheBackend
+    original = backend_cls.create_replication_group
+
+    def create_replication_group(self: Any, **kwargs: Any) -> Any:
+        group = original(self, **kwargs)
+        if group.cluster_mode == "enabled":
+            return group
+        count = kwargs.get("num_cache_clusters") or (kwargs.get("replicas_per_node_group") or 0) + 1
+        zones = kwargs.get("preferred_cache_cluster_azs") or []
+        node_group = group.node_groups[0]
+        template = node_group["node_group_members"][0]
+        domain = node_group["primary_endpoint_address"].removeprefix("master.")
+        members = []
+        for index, cluster_id in enumerate(_member_cluster_ids(group.replication_group_id, count)):
+            zone = zones[index % len(zones)] if zones else f"{self.region_name}a"
+            members.append(
+                {
+                    "cache_cluster_id": cluster_id,
+                    "cache_node_id": template["cache_node_id"],
+                    "read_endpoint": {"address": f"{cluster_id}.{domain}", "port": group.port},
+                    "preferred_availability_zone": zone,
+                    "current_role": "primary" if index == 0 else "replica",
+                }
+            )
+            if cluster_id in self.cache_clusters:
+                continue
+            cluster: Any = elasticache_models.CacheCluster(
+                account_id=self.account_id,
+                region_name=self.region_name,
+                cache_cluster_id=cluster_id,
+                cache_node_type=group.cache_node_type,
+                replication_group_id=group.replication_group_id,
+                az_mode="single-az",
+                preferred_availability_zone=zone,
+                num_cache_nodes=1,
+                engine=group.engine,
+                engine_version=group.engine_version,
+                cache_parameter_group_name=group.cache_parameter_group_name,
+                cache_subnet_group_name=group.cache_subnet_group_name,
+                transit_encryption_enabled=group.transit_encryption_enabled,
+                network_type=group.network_type,
+                ip_discovery=group.ip_discovery,
+                snapshot_name=None,
+                preferred_maintenance_window=group.preferred_maintenance_window,
+                port=group.port,
+                notification_topic_arn=group.notification_topic_arn,
+                auto_minor_version_upgrade=group.auto_minor_version_upgrade,
+                snapshot_retention_limit=group.snapshot_retention_limit,
+                snapshot_window=group.snapshot_window,
+                auth_token=kwargs.get("auth_token"),
+                outpost_mode=None,
+                preferred_outpost_arn=None,
+                preferred_availability_zones=None,
+                cache_security_group_names=group.cache_security_group_names,
+                security_group_ids=group.security_group_ids,
+                tags=None,
+                snapshot_arns=None,
+                preferred_outpost_arns=None,
+                log_delivery_configurations=[],
+                cache_node_ids_to_remove=None,
+                cache_node_ids_to_reboot=None,
+            )
+            cluster.preferred_availability_zone = zone
+            cluster.at_rest_encryption_enabled = group.at_rest_encryption_enabled
+            self.cache_clusters[cluster_id] = cluster
+        node_group["node_group_members"] = members
+        group.member_clusters[:] = [member["cache_cluster_id"] for member in members]
+        group.primary_cluster_id = members[0]["cache_cluster_id"]
+        return group
+
+    return _replace(backend_cls, "create_replication_group", create_replication_group)
+
+
+def _install_replication_group_deletion() -> Revert:
+    backend_cls = elasticache_models.ElastiCacheBackend
+    original = backend_cls.delete_replication_group
+
+    def delete_replication_group(
+        self: Any, replication_group_id: str, retain_primary_cluster: bool | None
+    ) -> Any:
+        members = list(self.replication_groups.get(replication_group_id).member_clusters)
+        primary = members[0] if members else None
+        group = original(self, replication_group_id, retain_primary_cluster)
+        # The response says "deleting"; the next describe finds nothing, as on AWS once done.
+        del self.replication_groups[replication_group_id]
+        for cluster_id in members:
+            if retain_primary_cluster and cluster_id == primary:
+                self.cache_clusters[cluster_id].replication_group_id = None
+                continue
+            self.cache_clusters.pop(cluster_id, None)
+        return group
+
+    def guarded(self: Any, replication_group_id: str, retain_primary_cluster: bool | None) -> Any:
+        if replication_group_id not in self.replication_groups:
+            return original(self, replication_group_id, retain_primary_cluster)
+        return delete_replication_group(self, replication_group_id, retain_primary_cluster)
+
+    return _replace(backend_cls, "delete_replication_group", guarded)
+
+
+class CacheSubnetGroupInUse(elasticache_exceptions.ElastiCacheException):
+    code = "CacheSubnetGroupInUse"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Cache subnet group {name} is currently in use by a cache cluster.")
+
+
+def _install_delete_cache_subnet_group() -> Revert:
+    def backend_delete(self: Any, cache_subnet_group_name: str) -> Any:
+        if cache_subnet_group_name not in self.cache_subnet_groups:
+            raise elasticache_exceptions.CacheSubnetGroupNotFound(cache_subnet_group_name)
+        users = list(self.cache_clusters.values()) + list(self.replication_groups.values())
+        if any(user.cache_subnet_group_name == cache_subnet_group_name for user in users):
+            raise CacheSubnetGroupInUse(cache_subnet_group_name)
+        return self.cache_subnet_groups.pop(cache_subnet_group_name)
+
+    def response_delete(self: Any) -> Any:
+        self.elasticache_backend.delete_cache_subnet_group(self._get_param("CacheSubnetGroupName"))
+        return EmptyResult()
+
+    return _chain(
+        _replace(
+            elasticache_models.ElastiCacheBackend, "delete_cache_subnet_group", backend_delete
+        ),
+        _replace(
+            elasticache_responses.ElastiCacheResponse, "delete_cache_subnet_group", response_delete
+        ),
+    )
+
+
+def _install_reader_endpoint() -> Revert:
+    cls = elasticache_models.ReplicationGroup
+    original = cls.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        for node_group in self.node_groups:
+            address = node_group.get("reader_endpoint_address")
+            if address and "reader_endpoint" not in node_group:
+                node_group["reader_endpoint"] = {"address": address, "port": self.port}
+
+    return _replace(cls, "__init__", __init__)
+
+
+def _install_cache_cluster_security_groups() -> Revert:
+    def security_groups(self: Any) -> list[dict[str, str]]:
+        return [{"SecurityGroupId": group, "Status": "active"} for group in self.security_group_ids]
+
+    return _replace(elasticache_models.CacheCluster, "security_groups", property(security_groups))
+
+
+# --- CloudFront -------------------------------------------------------------------
+
+
+def _install_default_certificate() -> Revert:
+    cls = cloudfront_models.ViewerCertificate
+    original = cls.__init__
+
+    def __init__(self: Any, config: dict[str, Any]) -> None:
+        original(self, config)
+        if str(self.cloud_front_default_certificate).lower() == "true" and not (
+            config.get("ACMCertificateArn") or config.get("IAMCertificateId")
+        ):
+            # AWS describes the *.cloudfront.net certificate with no ACM/IAM fields.
+            self.iam_certificate_id = None
+            self.acm_certificate_arn = None
+            self.certificate = None
+            self.ssl_support_method = config.get("SSLSupportMethod") or "vip"
+
+    return _replace(cls, "__init__", __init__)
+
+
+def _install_cache_policy_behaviours() -> Revert:
+    cls = cloudfront_models.DefaultCacheBehaviour
+    original = cls.__init__
+
+    def __init__(self: Any, config: dict[str, Any]) -> None:
+        legacy = "ForwardedValues" in config
+        original(self, config)
+        if config.get("CachePolicyId") and not legacy:
+            # A behaviour driven by a cache policy has no legacy ForwardedValues.
+            self.forwarded_values = None
+
+    return _replace(cls, "__init__", __init__)
+
+
+def _install_origin_access_control() -> Revert:
+    cls = cloudfront_models.Origin
+    original = cls.__init__
+
+    def __init__(self: Any, origin: dict[str, Any]) -> None:
+        original(self, origin)
+        self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
+    return _replace(cls, "__init__", __init__)
+
+
+# --- EC2 --------------------------------------------------------------------------
+
+
+def _install_referenced_rule_description() -> Revert:
+    cls = security_group_models.SecurityGroupRule
+
+    def description(self: Any) -> str | None:
+        value = self.ip_range.get("Description") or self.source_group.get("Description")
+        return str(value) if value else None
+
+    return _replace(cls, "description", property(description))
+
+
+# --- ECS --------------------------------------------------------------------------
+
+
+def _install_service_request_fields() -> Revert:
+    cls = ecs_responses.EC2ContainerServiceResponse
+    original = cls.create_service
+
+    def create_service(self: Any) -> Any:
+        result = original(self)
+        service = self.ecs_backend._get_service(
+            self._get_param("cluster", "default"), self._get_param("serviceName")
+        )
+        # Keep what the client asked for, as update_service already does, so
+        # describe_services returns it (availabilityZoneRebalancing, capacity providers, ...).
+        for name, value in self._get_params().items():
+            attribute = camelcase_to_underscores(name)
+            if value is not None and not hasattr(service, attribute):
+                setattr(service, attribute, value)
+        return result
+
+    return _replace(cls, "create_service", create_service)
+
+
+def _task_ips(service: Any, count: int) -> list[str]:
+    """Stable private IPs for a service's emulated tasks, spread over its subnets."""
+    awsvpc = (service.network_configuration or {}).get("awsvpcConfiguration") or {}
+    subnet_ids = awsvpc.get("subnets") or []
+    if not subnet_ids or count <= 0:
+        return []
+    ec2 = ec2_backends[service._account_id][service.region_name]
+    subnets = ec2.describe_subnets(subnet_ids=subnet_ids)
+    offset = 10 + zlib.crc32(service.name.encode()) % 200
+    ips = []
+    for index in range(count):
+        network = ipaddress.ip_network(subnets[index % len(subnets)].cidr_block)
+        ips.append(str(network.network_address + offset + index // len(subnets)))
+    return ips
+
+
+def _sync_targets(service: Any) -> None:
+    """Register exactly `running_count` IP targets of the service in its target groups."""
+    elbv2 = elbv2_backends[service._account_id][service.region_name]
+    running = service.running_count if service.status == "ACTIVE" else 0
+    for balancer in service.load_balancers or []:
+        group = elbv2.target_groups.get(balancer.get("targetGroupArn"))
+        if group is None:
+            continue
+        port = balancer.get("containerPort") or group.port
+        wanted = {ip: {"Id": ip, "Port": port} for ip in _task_ips(service, running)}
+        stale = [dict(target) for ip, target in group.targets.items() if ip not in wanted]
+        if stale:
+            group.deregister(stale)
+            for target in stale:
+                # Emulated tasks stop at once: nothing is left draining.
+                group.deregistered_targets.pop(target["Id"], None)
+        missing = [target for ip, target in wanted.items() if ip not in group.targets]
+        if missing:
+            group.register(missing)
+
+
+def _install_running_services() -> Revert:
+    backend_cls = ecs_models.EC2ContainerServiceBackend
+    original_create = backend_cls.create_service
+    original_update = backend_cls.update_service
+    original_delete = backend_cls.delete_service
+
+    def mark_running(service: Any) -> None:
+        service.running_count = service.desired_count
+        service.pending_count = 0
+        for deployment in service.deployments:
+            deployment["runningCount"] = service.desired_count
+            deployment["pendingCount"] = 0
+            deployment["desiredCount"] = service.desired_count
+            deployment["rolloutState"] = "COMPLETED"
+            deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} completed."
+        _sync_targets(service)
+
+    def create_service(self: Any, *args: Any, **kwargs: Any) -> Any:
+        service = original_create(self, *args, **kwargs)
+        cluster = self._get_cluster(service.cluster_name)
+        self.update_cluster_resources(cluster, -service.pending_count, task_state="PENDING")
+        self.update_cluster_resources(
+            cluster, service.desired_count - service.running_count, task_state="RUNNING"
+        )
+        mark_running(service)
+        return service
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        service = original_update(self, service_properties)
+        mark_running(service)
+        return service
+
+    def delete_service(self: Any, cluster_name: str, service_name: str, force: bool) -> Any:
+        service = original_delete(self, cluster_name, service_name, force)
+        _sync_targets(service)
+        return service
+
+    return _chain(
+        _replace(backend_cls, "create_service", create_service),
+        _replace(backend_cls, "update_service", update_service),
+        _replace(backend_cls, "delete_service", delete_service),
+    )
+
+
+# --- IAM policy evaluation (S3 bucket policies) -------------------------------------
+
+
+# The emulator stands in for AWS's HTTPS endpoints, whatever scheme the client used.
+_REQUEST_CONTEXT = {"aws:securetransport": "true"}
+
+_OPERATORS: dict[str, Callable[[str, str], bool]] = {
+    "StringEquals": lambda expected, actual: actual == expected,
+    "StringNotEquals": lambda expected, actual: actual != expected,
+    "StringEqualsIgnoreCase": lambda expected, actual: actual.lower() == expected.lower(),
+    "StringLike": lambda expected, actual: fnmatch.fnmatchcase(actual, expected),
+    "StringNotLike": lambda expected, actual: not fnmatch.fnmatchcase(actual, expected),
+    "ArnEquals": lambda expected, actual: actual == expected,
+    "ArnLike": lambda expected, actual: fnmatch.fnmatchcase(actual, expected),
+    "Bool": lambda expected, actual: actual.lower() == expected.lower(),
+}
+
+
+def _conditions_hold(conditions: dict[str, Any], incoming: dict[str, str] | None) -> bool:
+    context = {**_REQUEST_CONTEXT, **{k.lower(): str(v) for k, v in (incoming or {}).items()}}
+    for operator, pairs in conditions.items():
+        base = operator.removesuffix("IfExists")
+        check = _OPERATORS.get(base)
+        if check is None:
+            continue  # operators the stack does not use stay unevaluated, as in moto
+        for key, expected in pairs.items():
+            actual = context.get(key.lower())
+            if actual is None:
+                if base == operator:
+                    return False
+                continue
+            values = expected if isinstance(expected, list) else [expected]
+            if not any(check(str(value), actual) for value in values):
+                return False
+    return True
+
+
+def _install_policy_conditions() -> Revert:
+    cls = access_control.IAMPolicyStatement
+    original = cls.is_action_permitted
+
+    def is_action_permitted(
+        self: Any,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> Any:
+        conditions = self._statement.get("Condition")
+        if conditions and not _conditions_hold(conditions, incoming_condition_values):
+            # A statement whose condition does not hold does not apply at all.
+            return access_control.PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, incoming_condition_values)
+
+    return _chain(
+        _replace(cls, "is_action_permitted", is_action_permitted),
+        # Conditions were just evaluated; the original check must not veto the result.
+        _replace(cls, "_check_conditions", lambda self, incoming=None: True),
+    )
+
+
+# --- S3 ---------------------------------------------------------------------------
+
+
+def _install_suspended_version_delete() -> Revert:
+    backend_cls = s3_models.S3Backend
+    original = backend_cls.delete_object
+
+    def delete_object(
+        self: Any,
+        bucket_name: str,
+        key_name: str,
+        version_id: str | None = None,
+        bypass: bool = False,
+    ) -> Any:
+        bucket = self.get_bucket(bucket_name)
+        if version_id is None or bucket.versioning_status != "Suspended":
+            return original(self, bucket_name, key_name, version_id, bypass)
+        # A version delete removes that one version whatever the versioning state.
+        bucket.versioning_status = "Enabled"
+        try:
+            return original(self, bucket_name, key_name, version_id, bypass)
+        finally:
+            bucket.versioning_status = "Suspended"
+
+    return _chain(
+        _replace(backend_cls, "delete_object", delete_object),
+        _replace(s3_models.FakeDeleteMarker, "dispose", lambda self, garbage=False: None),
+    )
+
+
+PATCHES: tuple[Patch, ...] = (
+    Patch(
+        "elasticache-member-clusters",
+        "CreateReplicationGroup ignores NumCacheClusters and registers no member cache "
+        "clusters: apply fails with CacheClusterNotFound for <id>-001.",
+        _install_replication_group_members,
+    ),
+    Patch(
+        "elasticache-delete-replication-group",
+        "DeleteReplicationGroup leaves the group 'deleting' forever: destroy times out.",
+        _install_replication_group_deletion,
+    ),
+    Patch(
+        "elasticache-delete-cache-subnet-group",
+        "DeleteCacheSubnetGroup is not implemented (HTTP 500; the provider retries for minutes).",
+        _install_delete_cache_subnet_group,
+    ),
+    Patch(
+        "elasticache-cluster-security-groups",
+        "Cache clusters describe no SecurityGroups: drift on security_group_ids.",
+        _install_cache_cluster_security_groups,
+    ),
+    Patch(
+        "elasticache-reader-endpoint",
+        "Replication groups describe no ReaderEndpoint: the reader address is unknown after "
+        "apply, so everything using it (the task definitions) is replaced on every plan.",
+        _install_reader_endpoint,
+    ),
+    Patch(
+        "ec2-referenced-rule-description",
+        "Security group rules that reference another group lose their Description: every "
+        "plan re-adds it.",
+        _install_referenced_rule_description,
+    ),
+    Patch(
+        "cloudfront-cache-policy-behaviours",
+        "Cache behaviours that use a cache policy are described with legacy ForwardedValues: "
+        "every plan removes them.",
+        _install_cache_policy_behaviours,
+    ),
+    Patch(
+        "cloudfront-origin-access-control",
+        "Origins lose OriginAccessControlId: every plan re-attaches the origin access control.",
+        _install_origin_access_control,
+    ),
+    Patch(
+        "cloudfront-default-certificate",
+        "The default certificate is described with SSLSupportMethod 'sni-only' and empty "
+        "certificate fields: every plan shows a change.",
+        _install_default_certificate,
+    ),
+    Patch(
+        "ecs-service-request-fields",
+        "CreateService drops availabilityZoneRebalancing (and other request fields): the "
+        "first plan after apply shows a change.",
+        _install_service_request_fields,
+    ),
+    Patch(
+        "iam-policy-conditions",
+        "Bucket policy conditions are not evaluated (Bool is ignored) and a statement whose "
+        "condition fails counts as a deny: the buckets' DenyInsecureTransport statement "
+        "refuses every object write and delete, so destroy cannot empty them.",
+        _install_policy_conditions,
+    ),
+    Patch(
+        "s3-suspended-version-delete",
+        "Deleting an object version in a versioning-suspended bucket with a delete marker "
+        "fails with HTTP 500 ('FakeDeleteMarker' object has no attribute 'dispose').",
+        _install_suspended_version_delete,
+    ),
+    Patch(
+        "ecs-running-services",
+        "Services report runningCount 0 and register no targets: health means nothing locally.",
+        _install_running_services,
+    ),
+)
+
+_installed: dict[str, Revert] = {}
+
+
+def apply_all() -> None:
+    """Install every patch not installed yet."""
+    for patch in PATCHES:
+        if patch.name not in _installed:
+            _installed[patch.name] = patch.install()
+
+
+def revert_all() -> None:
+    for name in reversed(list(_installed)):
+        _installed.pop(name)()
+
+
+@contextmanager
+def patched(*, without: tuple[str, ...] = ()) -> Iterator[None]:
+    """Install every patch except those named in `without` for the duration of the block."""
+    unknown = set(without) - {patch.name for patch in PATCHES}
+    if unknown:
+        raise ValueError(f"unknown patches: {sorted(unknown)}")
+    installed_before = dict(_installed)
+    revert_all()
+    try:
+        for patch in PATCHES:
+            if patch.name not in without:
+                _installed[patch.name] = patch.install()
+        yield
+    finally:
+        revert_all()
+        for name in installed_before:
+            _installed[name] = next(p for p in PATCHES if p.name == name).install()

@@ -1,0 +1,178 @@
+"""The library layer behind the commands: one deployed stack on one target."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chatops.buckets import empty_bucket
+from chatops.inventory import StackId, find_resources
+from chatops.targets import DEFAULT_REGION, Target
+from chatops.terraform.models import OutputValue, PlanSummary
+from chatops.terraform.runner import EventHandler, LineHandler, Terraform
+
+_MODULE_BLOCK = re.compile(r'^module\s+"([^"]+)"', re.M)
+
+
+@dataclass(frozen=True)
+class Plan:
+    path: Path
+    summary: PlanSummary
+
+    @property
+    def has_changes(self) -> bool:
+        return self.summary.has_changes
+
+
+@dataclass(frozen=True)
+class DestroyReport:
+    emptied: Mapping[str, int] = field(default_factory=dict)
+    destroyed: int = 0
+    leftovers: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+class Stack:
+    """The chat stack's Terraform root, run against one target."""
+
+    def __init__(self, target: Target, terraform: Terraform | None = None) -> None:
+        self.target = target
+        self.terraform = terraform or Terraform(target.terraform_settings())
+
+    @property
+    def plan_path(self) -> Path:
+        return self.target.data_dir / "chatops.tfplan"
+
+    # --- preparation ----------------------------------------------------------------
+
+    def needs_init(self) -> bool:
+        data_dir = self.target.data_dir
+        modules_file = data_dir / "modules" / "modules.json"
+        if not modules_file.is_file() or not (data_dir / "providers").is_dir():
+            return True
+        try:
+            installed = {m["Key"] for m in json.loads(modules_file.read_text())["Modules"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return True
+        declared: set[str] = set()
+        for path in self.target.project.terraform_dir.glob("*.tf"):
+            declared.update(_MODULE_BLOCK.findall(path.read_text()))
+        return not declared <= installed
+
+    def init(self, on_line: LineHandler | None = None, *, upgrade: bool = False) -> None:
+        self.target.data_dir.mkdir(parents=True, exist_ok=True)
+        self.terraform.init(on_line=on_line, upgrade=upgrade)
+
+    def check(self) -> None:
+        """Terraform recent enough; no local state left over from a vanished emulator."""
+        self.terraform.check_version()
+        self.target.check_local_state()
+
+    def prepare(self, on_line: LineHandler | None = None) -> bool:
+        """Check, then initialise if needed. True if it ran init."""
+        self.check()
+        if self.needs_init():
+            self.init(on_line)
+            return True
+        return False
+
+    def _variables(self, variables: Mapping[str, str]) -> dict[str, str]:
+        merged = dict(variables)
+        if self.target.region and "aws_region" not in merged:
+            merged["aws_region"] = self.target.region
+        return merged
+
+    # --- commands -------------------------------------------------------------------
+
+    def plan(
+        self,
+        variables: Mapping[str, str] | None = None,
+        var_files: Sequence[Path] = (),
+        *,
+        destroy: bool = False,
+        on_event: EventHandler | None = None,
+    ) -> Plan:
+        self.plan_path.parent.mkdir(parents=True, exist_ok=True)
+        result = self.terraform.plan(
+            self.plan_path,
+            self._variables(variables or {}),
+            var_files,
+            destroy=destroy,
+            on_event=on_event,
+        )
+        summary = self.terraform.show_plan(result.path)
+        return Plan(path=result.path, summary=summary)
+
+    def apply(self, plan: Plan, *, on_event: EventHandler | None = None) -> dict[str, OutputValue]:
+        try:
+            self.terraform.apply(plan.path, on_event=on_event)
+        finally:
+            # Whatever happened, the state now reflects this emulator.
+            self.target.record_state_owner()
+            plan.path.unlink(missing_ok=True)
+        return self.outputs()
+
+    def outputs(self) -> dict[str, OutputValue]:
+        return self.terraform.outputs()
+
+    def identity(self, outputs: Mapping[str, OutputValue] | None = None) -> StackId | None:
+        values = outputs if outputs is not None else self.outputs()
+        project, environment = values.get("project_name"), values.get("environment")
+        if project is None or environment is None:
+            return None
+        return StackId(project=str(project.value), environment=str(environment.value))
+
+    def region(self, outputs: Mapping[str, OutputValue] | None = None) -> str:
+        values = outputs if outputs is not None else self.outputs()
+        region = values.get("aws_region")
+        return str(region.value) if region else self.target.region or DEFAULT_REGION
+
+    def bucket_names(self) -> list[str]:
+        return sorted(
+            str(resource.values.get("bucket"))
+            for resource in self.terraform.state()
+            if resource.type == "aws_s3_bucket" and resource.values.get("bucket")
+        )
+
+    def resource_count(self) -> int:
+        return len(self.terraform.state())
+
+    def destroy(
+        self,
+        variables: Mapping[str, str] | None = None,
+        var_files: Sequence[Path] = (),
+        *,
+        on_event: EventHandler | None = None,
+        on_bucket: Callable[[str, int], None] | None = None,
+    ) -> DestroyReport:
+        outputs = self.outputs()
+        stack_id = self.identity(outputs)
+        region = self.region(outputs)
+        count = self.resource_count()
+        s3 = self.target.client("s3", region)
+        emptied = {}
+        for bucket in self.bucket_names():
+            emptied[bucket] = empty_bucket(s3, bucket)
+            if on_bucket:
+                on_bucket(bucket, emptied[bucket])
+        try:
+            self.terraform.destroy(self._variables(variables or {}), var_files, on_event=on_event)
+        finally:
+            self.target.record_state_owner()
+        leftovers: dict[str, list[str]] = {}
+        if stack_id is not None:
+            leftovers = find_resources(
+                lambda service: self.target.client(service, region), stack_id
+            )
+        return DestroyReport(emptied=emptied, destroyed=count, leftovers=leftovers)
+
+    def inventory(self) -> dict[str, list[str]]:
+        """Resources of this stack the target holds (none when nothing was deployed)."""
+        outputs = self.outputs()
+        stack_id = self.identity(outputs)
+        if stack_id is None:
+            return {}
+        region = self.region(outputs)
+        return find_resources(lambda service: self.target.client(service, region), stack_id)

@@ -1,0 +1,1 @@
+"""A small, typed wrapper around the terraform binary."""

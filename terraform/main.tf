@@ -1,0 +1,168 @@
+provider "aws" {
+  region = var.aws_region
+
+  default_tags {
+    tags = merge(var.tags, {
+      Project     = var.project_name
+      Environment = var.environment
+      ManagedBy   = "terraform"
+    })
+  }
+}
+
+data "aws_availability_zones" "available" {
+  state = "available"
+
+  filter {
+    name   = "opt-in-status"
+    values = ["opt-in-not-required"]
+  }
+}
+
+locals {
+  name_prefix        = "${var.project_name}-${var.environment}"
+  availability_zones = length(var.availability_zones) > 0 ? var.availability_zones : slice(data.aws_availability_zones.available.names, 0, 2)
+
+  images = {
+    blue  = var.blue_image != "" ? var.blue_image : "${module.ecr.repository_url}:blue"
+    green = var.green_image != "" ? var.green_image : "${module.ecr.repository_url}:green"
+  }
+}
+
+module "vpc" {
+  source = "./modules/vpc"
+
+  name_prefix                = local.name_prefix
+  cidr_block                 = var.vpc_cidr
+  availability_zones         = local.availability_zones
+  enable_interface_endpoints = var.enable_interface_endpoints
+  enable_flow_logs           = var.enable_flow_logs
+  flow_logs_retention_days   = var.log_retention_days
+}
+
+module "security_groups" {
+  source = "./modules/security-groups"
+
+  name_prefix             = local.name_prefix
+  vpc_id                  = module.vpc.vpc_id
+  container_port          = var.container_port
+  alb_ingress_cidr_blocks = var.alb_ingress_cidr_blocks
+}
+
+module "ecr" {
+  source = "./modules/ecr"
+
+  name_prefix          = local.name_prefix
+  keep_images          = var.ecr_keep_images
+  image_tag_mutability = var.ecr_image_tag_mutability
+}
+
+module "dynamodb" {
+  source = "./modules/dynamodb"
+
+  name_prefix                   = local.name_prefix
+  enable_point_in_time_recovery = var.enable_point_in_time_recovery
+  deletion_protection           = var.dynamodb_deletion_protection
+}
+
+module "elasticache" {
+  source = "./modules/elasticache"
+
+  name_prefix             = local.name_prefix
+  subnet_ids              = module.vpc.private_subnet_ids
+  availability_zones      = module.vpc.availability_zones
+  security_group_ids      = [module.security_groups.redis_security_group_id]
+  node_type               = var.redis_node_type
+  engine_version          = var.redis_engine_version
+  snapshot_retention_days = var.redis_snapshot_retention_days
+}
+
+module "iam" {
+  source = "./modules/iam"
+
+  name_prefix            = local.name_prefix
+  dynamodb_table_arns    = module.dynamodb.table_arns
+  ecr_repository_arn     = module.ecr.repository_arn
+  log_group_arn          = module.ecs.log_group_arn
+  secret_parameter_arns  = [module.elasticache.auth_token_parameter_arn]
+  enable_xray            = var.enable_xray
+  enable_execute_command = var.enable_execute_command
+}
+
+module "alb" {
+  source = "./modules/alb"
+
+  name_prefix                = local.name_prefix
+  vpc_id                     = module.vpc.vpc_id
+  public_subnet_ids          = module.vpc.public_subnet_ids
+  security_group_ids         = [module.security_groups.alb_security_group_id]
+  container_port             = var.container_port
+  health_check_path          = var.health_check_path
+  weights                    = { blue = var.blue_weight, green = var.green_weight }
+  stickiness_duration        = var.stickiness_duration
+  idle_timeout               = var.alb_idle_timeout
+  deregistration_delay       = var.deregistration_delay
+  certificate_arn            = var.certificate_arn
+  enable_deletion_protection = var.alb_deletion_protection
+  logs_retention_days        = var.alb_logs_retention_days
+}
+
+module "ecs" {
+  source = "./modules/ecs"
+
+  name_prefix               = local.name_prefix
+  private_subnet_ids        = module.vpc.private_subnet_ids
+  security_group_ids        = [module.security_groups.tasks_security_group_id]
+  target_group_arns         = module.alb.target_group_arns
+  images                    = local.images
+  desired_counts            = { blue = var.blue_desired_count, green = var.green_desired_count }
+  container_port            = var.container_port
+  cpu                       = var.task_cpu
+  memory                    = var.task_memory
+  cpu_architecture          = var.cpu_architecture
+  capacity_provider         = var.capacity_provider
+  execution_role_arn        = module.iam.execution_role_arn
+  task_role_arn             = module.iam.task_role_arn
+  log_retention_days        = var.log_retention_days
+  enable_container_insights = var.enable_container_insights
+  enable_xray               = var.enable_xray
+  enable_execute_command    = var.enable_execute_command
+
+  environment = {
+    AWS_REGION         = var.aws_region
+    MESSAGES_TABLE     = module.dynamodb.table_names["messages"]
+    CONNECTIONS_TABLE  = module.dynamodb.table_names["connections"]
+    USER_COUNTER_TABLE = module.dynamodb.table_names["user-counter"]
+    REDIS_HOST         = module.elasticache.primary_endpoint
+    REDIS_READER_HOST  = module.elasticache.reader_endpoint
+    REDIS_PORT         = tostring(module.elasticache.port)
+    REDIS_TLS          = "true"
+  }
+
+  secrets = {
+    REDIS_AUTH_TOKEN = module.elasticache.auth_token_parameter_arn
+  }
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  name_prefix               = local.name_prefix
+  alb_arn_suffix            = module.alb.alb_arn_suffix
+  target_group_arn_suffixes = module.alb.target_group_arn_suffixes
+  ecs_cluster_name          = module.ecs.cluster_name
+  ecs_service_names         = module.ecs.service_names
+  alarm_email               = var.alarm_email
+}
+
+module "cloudfront" {
+  source = "./modules/cloudfront"
+
+  name_prefix         = local.name_prefix
+  bucket_name         = var.s3_bucket_name
+  price_class         = var.cloudfront_price_class
+  enable_alb_origin   = var.cloudfront_alb_origin
+  alb_domain_name     = var.cloudfront_alb_origin_domain != "" ? var.cloudfront_alb_origin_domain : module.alb.dns_name
+  alb_origin_protocol = var.certificate_arn != "" ? "https-only" : "http-only"
+  wait_for_deployment = var.cloudfront_wait_for_deployment
+}

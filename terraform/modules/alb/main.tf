@@ -1,0 +1,241 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  colours      = toset(["blue", "green"])
+  https        = var.certificate_arn != ""
+  account_id   = data.aws_caller_identity.current.account_id
+  region       = data.aws_region.current.name
+  logs_bucket  = var.logs_bucket_name != "" ? var.logs_bucket_name : "${var.name_prefix}-alb-logs-${local.account_id}"
+  logs_prefix  = "alb"
+  logs_objects = "arn:${data.aws_partition.current.partition}:s3:::${local.logs_bucket}/${local.logs_prefix}/AWSLogs/${local.account_id}/*"
+
+  # Regions opened before August 2022 deliver ALB logs from a regional ELB account;
+  # newer ones from the logdelivery service principal. Both are granted where both apply.
+  legacy_elb_account_regions = toset([
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1",
+    "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1",
+    "ap-southeast-2", "ca-central-1", "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3",
+    "eu-south-1", "eu-north-1", "me-south-1", "sa-east-1", "us-gov-west-1", "us-gov-east-1",
+    "cn-north-1", "cn-northwest-1",
+  ])
+}
+
+data "aws_elb_service_account" "this" {
+  count = contains(local.legacy_elb_account_regions, local.region) ? 1 : 0
+}
+
+resource "aws_s3_bucket" "logs" {
+  bucket        = local.logs_bucket
+  force_destroy = var.logs_force_destroy
+
+  tags = { Name = local.logs_bucket }
+}
+
+resource "aws_s3_bucket_public_access_block" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_ownership_controls" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_versioning" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+# ALB log delivery supports only SSE-S3 on the target bucket.
+resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = "AES256"
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+
+  rule {
+    id     = "expire-access-logs"
+    status = "Enabled"
+
+    filter {}
+
+    expiration {
+      days = var.logs_retention_days
+    }
+
+    noncurrent_version_expiration {
+      noncurrent_days = 7
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.logs]
+}
+
+resource "aws_s3_bucket_policy" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid       = "AllowAlbLogDelivery"
+          Effect    = "Allow"
+          Principal = { Service = "logdelivery.elasticloadbalancing.amazonaws.com" }
+          Action    = "s3:PutObject"
+          Resource  = local.logs_objects
+        },
+      ],
+      [
+        for account in data.aws_elb_service_account.this : {
+          Sid       = "AllowAlbLogDeliveryFromRegionalElbAccount"
+          Effect    = "Allow"
+          Principal = { AWS = account.arn }
+          Action    = "s3:PutObject"
+          Resource  = local.logs_objects
+        }
+      ],
+      [
+        {
+          Sid       = "DenyInsecureTransport"
+          Effect    = "Deny"
+          Principal = "*"
+          Action    = "s3:*"
+          Resource  = [aws_s3_bucket.logs.arn, "${aws_s3_bucket.logs.arn}/*"]
+          Condition = { Bool = { "aws:SecureTransport" = "false" } }
+        },
+      ],
+    )
+  })
+
+  depends_on = [aws_s3_bucket_public_access_block.logs]
+}
+
+resource "aws_lb" "this" {
+  name               = "${var.name_prefix}-alb"
+  load_balancer_type = "application"
+  internal           = false
+  subnets            = var.public_subnet_ids
+  security_groups    = var.security_group_ids
+
+  idle_timeout               = var.idle_timeout
+  enable_http2               = true
+  drop_invalid_header_fields = true
+  desync_mitigation_mode     = "defensive"
+  enable_deletion_protection = var.enable_deletion_protection
+
+  access_logs {
+    bucket  = aws_s3_bucket.logs.id
+    prefix  = local.logs_prefix
+    enabled = true
+  }
+
+  tags = { Name = "${var.name_prefix}-alb" }
+
+  # The ALB checks at creation that it may write to the bucket.
+  depends_on = [aws_s3_bucket_policy.logs]
+}
+
+resource "aws_lb_target_group" "this" {
+  for_each = local.colours
+
+  name                 = "${var.name_prefix}-${each.key}"
+  vpc_id               = var.vpc_id
+  target_type          = "ip"
+  protocol             = "HTTP"
+  port                 = var.container_port
+  deregistration_delay = var.deregistration_delay
+
+  health_check {
+    enabled             = true
+    path                = var.health_check_path
+    matcher             = "200"
+    interval            = 15
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+
+  tags = { Name = "${var.name_prefix}-${each.key}", Colour = each.key }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+# The one listener that carries traffic. Its forward action splits new connections
+# between the colours by weight; group stickiness keeps a client's reconnects on
+# the colour it first reached. An upgraded WebSocket stays on its target whatever
+# the weights become.
+resource "aws_lb_listener" "this" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = local.https ? 443 : 80
+  protocol          = local.https ? "HTTPS" : "HTTP"
+  ssl_policy        = local.https ? var.ssl_policy : null
+  certificate_arn   = local.https ? var.certificate_arn : null
+
+  default_action {
+    type = "forward"
+
+    forward {
+      dynamic "target_group" {
+        for_each = aws_lb_target_group.this
+        content {
+          arn    = target_group.value.arn
+          weight = var.weights[target_group.key]
+        }
+      }
+
+      stickiness {
+        enabled  = true
+        duration = var.stickiness_duration
+      }
+    }
+  }
+
+  tags = { Name = "${var.name_prefix}-${local.https ? "https" : "http"}" }
+}
+
+resource "aws_lb_listener" "http_redirect" {
+  count = local.https ? 1 : 0
+
+  load_balancer_arn = aws_lb.this.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type = "redirect"
+
+    redirect {
+      protocol    = "HTTPS"
+      port        = "443"
+      status_code = "HTTP_301"
+    }
+  }
+
+  tags = { Name = "${var.name_prefix}-http-redirect" }
+}

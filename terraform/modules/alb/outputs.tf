@@ -1,0 +1,66 @@
+output "alb_arn" {
+  description = "ARN of the load balancer."
+  value       = aws_lb.this.arn
+}
+
+output "alb_arn_suffix" {
+  description = "ARN suffix of the load balancer (the LoadBalancer dimension of its CloudWatch metrics)."
+  value       = aws_lb.this.arn_suffix
+}
+
+output "dns_name" {
+  description = "Public DNS name of the load balancer."
+  value       = aws_lb.this.dns_name
+}
+
+output "zone_id" {
+  description = "Route 53 zone ID of the load balancer, for alias records."
+  value       = aws_lb.this.zone_id
+}
+
+output "url" {
+  description = "Base URL of the application through the load balancer."
+  value       = "${local.https ? "https" : "http"}://${aws_lb.this.dns_name}"
+}
+
+output "listener_arn" {
+  description = "ARN of the listener whose forward action carries the blue/green weights."
+  value       = aws_lb_listener.this.arn
+}
+
+output "listener_protocol" {
+  description = "Protocol of the forwarding listener: HTTP, or HTTPS when a certificate is given."
+  value       = aws_lb_listener.this.protocol
+}
+
+output "target_group_arns" {
+  description = "Target group ARNs keyed by colour. Available only once the listener uses them, which ECS requires before a service can attach."
+  value       = { for colour, group in aws_lb_target_group.this : colour => group.arn }
+
+  depends_on = [aws_lb_listener.this]
+}
+
+output "target_group_arn_suffixes" {
+  description = "Target group ARN suffixes keyed by colour (the TargetGroup dimension of CloudWatch metrics)."
+  value       = { for colour, group in aws_lb_target_group.this : colour => group.arn_suffix }
+}
+
+output "target_group_names" {
+  description = "Target group names keyed by colour."
+  value       = { for colour, group in aws_lb_target_group.this : colour => group.name }
+}
+
+output "weights" {
+  description = "Weights of the forward action, keyed by colour."
+  value       = var.weights
+}
+
+output "logs_bucket_name" {
+  description = "S3 bucket receiving the access logs."
+  value       = aws_s3_bucket.logs.bucket
+}
+
+output "logs_bucket_arn" {
+  description = "ARN of the access log bucket."
+  value       = aws_s3_bucket.logs.arn
+}

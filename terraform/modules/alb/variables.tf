@@ -1,0 +1,134 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix for every resource name, e.g. \"chatapp-dev\" (at most 26 characters: target group names are limited to 32)."
+
+  validation {
+    condition     = length(var.name_prefix) <= 26
+    error_message = "name_prefix must be at most 26 characters so that \"<prefix>-green\" fits the 32-character target group name limit."
+  }
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "VPC of the target groups."
+}
+
+variable "public_subnet_ids" {
+  type        = list(string)
+  description = "Public subnets (two zones) the ALB lives in."
+}
+
+variable "security_group_ids" {
+  type        = list(string)
+  description = "Security groups of the ALB."
+}
+
+variable "container_port" {
+  type        = number
+  description = "Port the targets (ECS tasks) listen on."
+}
+
+variable "health_check_path" {
+  type        = string
+  description = "HTTP path the target groups probe on each task."
+  default     = "/health"
+
+  validation {
+    condition     = startswith(var.health_check_path, "/")
+    error_message = "health_check_path must start with \"/\", e.g. /health."
+  }
+}
+
+variable "weights" {
+  type        = map(number)
+  description = "Share of new connections per colour, e.g. { blue = 90, green = 10 }. Whole numbers that sum to 100."
+
+  validation {
+    condition     = toset(keys(var.weights)) == toset(["blue", "green"])
+    error_message = "weights must have exactly the keys blue and green."
+  }
+
+  validation {
+    condition     = alltrue([for weight in values(var.weights) : weight >= 0 && weight <= 100 && floor(weight) == weight]) && sum(values(var.weights)) == 100
+    error_message = "weights must be whole numbers from 0 to 100 that sum to 100."
+  }
+}
+
+variable "stickiness_duration" {
+  type        = number
+  description = "Seconds a client stays on the colour it first reached (target group stickiness on the forward action)."
+  default     = 3600
+
+  validation {
+    condition     = var.stickiness_duration >= 1 && var.stickiness_duration <= 604800
+    error_message = "stickiness_duration must be from 1 to 604800 seconds (7 days)."
+  }
+}
+
+variable "idle_timeout" {
+  type        = number
+  description = "Seconds a connection may carry no data before the ALB closes it. Must exceed the application's WebSocket ping interval."
+  default     = 300
+
+  validation {
+    condition     = var.idle_timeout >= 60 && var.idle_timeout <= 4000
+    error_message = "idle_timeout must be from 60 to 4000 seconds."
+  }
+}
+
+variable "deregistration_delay" {
+  type        = number
+  description = "Seconds a deregistering task keeps its open connections before the ALB cuts them."
+  default     = 120
+
+  validation {
+    condition     = var.deregistration_delay >= 0 && var.deregistration_delay <= 3600
+    error_message = "deregistration_delay must be from 0 to 3600 seconds."
+  }
+}
+
+variable "certificate_arn" {
+  type        = string
+  description = "ACM certificate for an HTTPS listener (HTTP then redirects to HTTPS). Empty: a plain HTTP listener."
+  default     = ""
+
+  validation {
+    condition     = var.certificate_arn == "" || can(regex("^arn:aws[a-zA-Z-]*:acm:", var.certificate_arn))
+    error_message = "certificate_arn must be empty or an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)."
+  }
+}
+
+variable "ssl_policy" {
+  type        = string
+  description = "TLS policy of the HTTPS listener (TLS 1.2 and 1.3 only by default)."
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+}
+
+variable "enable_deletion_protection" {
+  type        = bool
+  description = "Refuse to delete the ALB until this is turned off. Free; off by default so a demo stack can be destroyed."
+  default     = false
+}
+
+variable "logs_bucket_name" {
+  type        = string
+  description = "Name of the S3 bucket for ALB access logs; empty derives \"<prefix>-alb-logs-<account id>\"."
+  default     = ""
+}
+
+variable "logs_retention_days" {
+  type        = number
+  description = "Days ALB access logs are kept before the lifecycle rule deletes them. Storage is $0.025/GB-month in Seoul."
+  default     = 30
+
+  validation {
+    condition     = var.logs_retention_days >= 1
+    error_message = "logs_retention_days must be at least 1."
+  }
+}
+
+variable "logs_force_destroy" {
+  type        = bool
+  description = "Let `terraform destroy` delete the log bucket with its objects. chatops destroy empties buckets itself."
+  default     = false
+}

@@ -1,0 +1,174 @@
+data "aws_region" "current" {}
+
+locals {
+  colours = toset(["blue", "green"])
+
+  # Fargate gives a container at most 120 s between SIGTERM and SIGKILL; the ALB
+  # deregistration delay is sized to match so clients get the whole window to move.
+  stop_timeout = 120
+
+  log_options = {
+    "awslogs-group"  = aws_cloudwatch_log_group.this.name
+    "awslogs-region" = data.aws_region.current.name
+  }
+
+  xray_environment = var.enable_xray ? { AWS_XRAY_DAEMON_ADDRESS = "127.0.0.1:2000" } : {}
+
+  containers = {
+    for colour in local.colours : colour => concat(
+      [{
+        name                   = "app"
+        image                  = var.images[colour]
+        essential              = true
+        cpu                    = 0
+        user                   = var.container_user
+        privileged             = false
+        readonlyRootFilesystem = true
+        stopTimeout            = local.stop_timeout
+        portMappings = [{
+          name          = "http"
+          containerPort = var.container_port
+          hostPort      = var.container_port
+          protocol      = "tcp"
+        }]
+        environment = [
+          for name, value in merge(var.environment, local.xray_environment, {
+            COLOR = colour
+            PORT  = tostring(var.container_port)
+          }) : { name = name, value = value }
+        ]
+        secrets     = [for name, arn in var.secrets : { name = name, valueFrom = arn }]
+        mountPoints = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+        volumesFrom = []
+        linuxParameters = {
+          initProcessEnabled = true
+        }
+        logConfiguration = {
+          logDriver = "awslogs"
+          options   = merge(local.log_options, { "awslogs-stream-prefix" = colour })
+        }
+      }],
+      var.enable_xray ? [{
+        name                   = "xray-daemon"
+        image                  = var.xray_daemon_image
+        essential              = false
+        cpu                    = 32
+        memoryReservation      = 64
+        user                   = "1337"
+        privileged             = false
+        readonlyRootFilesystem = true
+        portMappings = [{
+          containerPort = 2000
+          hostPort      = 2000
+          protocol      = "udp"
+        }]
+        environment = []
+        mountPoints = []
+        volumesFrom = []
+        logConfiguration = {
+          logDriver = "awslogs"
+          options   = merge(local.log_options, { "awslogs-stream-prefix" = "${colour}-xray" })
+        }
+      }] : [],
+    )
+  }
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = "${var.name_prefix}-cluster"
+
+  setting {
+    name  = "containerInsights"
+    value = var.enable_container_insights ? "enabled" : "disabled"
+  }
+
+  tags = { Name = "${var.name_prefix}-cluster" }
+}
+
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+
+  default_capacity_provider_strategy {
+    capacity_provider = var.capacity_provider
+    weight            = 1
+  }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/ecs/${var.name_prefix}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+
+  tags = { Name = "/ecs/${var.name_prefix}" }
+}
+
+resource "aws_ecs_task_definition" "this" {
+  for_each = local.colours
+
+  family                   = "${var.name_prefix}-${each.key}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = tostring(var.cpu)
+  memory                   = tostring(var.memory)
+  execution_role_arn       = var.execution_role_arn
+  task_role_arn            = var.task_role_arn
+  container_definitions    = jsonencode(local.containers[each.key])
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  # The root filesystem is read-only; /tmp is the one writable scratch space.
+  volume {
+    name = "tmp"
+  }
+
+  tags = { Name = "${var.name_prefix}-${each.key}", Colour = each.key }
+}
+
+resource "aws_ecs_service" "this" {
+  for_each = local.colours
+
+  name                              = "${var.name_prefix}-service-${each.key}"
+  cluster                           = aws_ecs_cluster.this.arn
+  task_definition                   = aws_ecs_task_definition.this[each.key].arn
+  desired_count                     = var.desired_counts[each.key]
+  enable_execute_command            = var.enable_execute_command
+  enable_ecs_managed_tags           = true
+  propagate_tags                    = "SERVICE"
+  health_check_grace_period_seconds = var.health_check_grace_period
+  availability_zone_rebalancing     = "ENABLED"
+  wait_for_steady_state             = false
+
+  # Replace tasks before stopping old ones, so a colour never drops below its count.
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  capacity_provider_strategy {
+    capacity_provider = var.capacity_provider
+    weight            = 1
+  }
+
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = var.security_group_ids
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = var.target_group_arns[each.key]
+    container_name   = "app"
+    container_port   = var.container_port
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  tags = { Name = "${var.name_prefix}-service-${each.key}", Colour = each.key }
+
+  depends_on = [aws_ecs_cluster_capacity_providers.this]
+}

@@ -1,0 +1,39 @@
+output "cluster_name" {
+  description = "Name of the ECS cluster."
+  value       = aws_ecs_cluster.this.name
+}
+
+output "cluster_arn" {
+  description = "ARN of the ECS cluster."
+  value       = aws_ecs_cluster.this.arn
+}
+
+output "service_names" {
+  description = "Service names keyed by colour."
+  value       = { for colour, service in aws_ecs_service.this : colour => service.name }
+}
+
+output "task_definition_arns" {
+  description = "Task definition ARNs (with revision) keyed by colour."
+  value       = { for colour, definition in aws_ecs_task_definition.this : colour => definition.arn }
+}
+
+output "container_definitions" {
+  description = "Container definitions (JSON) keyed by colour."
+  value       = { for colour, definition in aws_ecs_task_definition.this : colour => definition.container_definitions }
+}
+
+output "images" {
+  description = "Application image keyed by colour."
+  value       = var.images
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the containers."
+  value       = aws_cloudwatch_log_group.this.name
+}
+
+output "log_group_arn" {
+  description = "ARN of the container log group."
+  value       = aws_cloudwatch_log_group.this.arn
+}

@@ -1,0 +1,163 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix for every resource name, e.g. \"chatapp-dev\"."
+}
+
+variable "private_subnet_ids" {
+  type        = list(string)
+  description = "Private subnets the tasks run in (no public IPs)."
+}
+
+variable "security_group_ids" {
+  type        = list(string)
+  description = "Security groups of the tasks."
+}
+
+variable "target_group_arns" {
+  type        = map(string)
+  description = "Target group of each colour's service, keyed blue and green."
+
+  validation {
+    condition     = toset(keys(var.target_group_arns)) == toset(["blue", "green"])
+    error_message = "target_group_arns must have exactly the keys blue and green."
+  }
+}
+
+variable "images" {
+  type        = map(string)
+  description = "Container image of each colour, keyed blue and green: the two versions being switched between."
+
+  validation {
+    condition     = toset(keys(var.images)) == toset(["blue", "green"]) && alltrue([for image in values(var.images) : image != ""])
+    error_message = "images must give a non-empty image for both blue and green."
+  }
+}
+
+variable "desired_counts" {
+  type        = map(number)
+  description = "Number of tasks of each colour, keyed blue and green. Each 0.25 vCPU / 0.5 GB task costs ~$10/month on FARGATE in Seoul."
+
+  validation {
+    condition     = toset(keys(var.desired_counts)) == toset(["blue", "green"]) && alltrue([for count in values(var.desired_counts) : count >= 0 && count <= 10 && floor(count) == count])
+    error_message = "desired_counts must give blue and green a whole number of tasks from 0 to 10."
+  }
+}
+
+variable "container_port" {
+  type        = number
+  description = "Port the application listens on."
+}
+
+variable "cpu" {
+  type        = number
+  description = "Task CPU units (256 = 0.25 vCPU)."
+  default     = 256
+}
+
+variable "memory" {
+  type        = number
+  description = "Task memory in MiB."
+  default     = 512
+}
+
+variable "cpu_architecture" {
+  type        = string
+  description = "X86_64, or ARM64 (Graviton: ~20% cheaper, needs arm64 images)."
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "capacity_provider" {
+  type        = string
+  description = "FARGATE, or FARGATE_SPOT (~70% cheaper; tasks can be reclaimed with a two-minute warning)."
+  default     = "FARGATE"
+
+  validation {
+    condition     = contains(["FARGATE", "FARGATE_SPOT"], var.capacity_provider)
+    error_message = "capacity_provider must be FARGATE or FARGATE_SPOT."
+  }
+}
+
+variable "execution_role_arn" {
+  type        = string
+  description = "Role ECS uses to pull images, write logs and read secrets."
+}
+
+variable "task_role_arn" {
+  type        = string
+  description = "Role the application runs as."
+}
+
+variable "environment" {
+  type        = map(string)
+  description = "Plain environment variables of the application container (never secrets)."
+  default     = {}
+}
+
+variable "secrets" {
+  type        = map(string)
+  description = "Secrets of the application container: variable name to the ARN of an SSM parameter or Secrets Manager secret."
+  default     = {}
+}
+
+variable "container_user" {
+  type        = string
+  description = "User (uid or uid:gid) the application runs as. Must not be root."
+  default     = "1000:1000"
+
+  validation {
+    condition     = !contains(["", "root", "0"], split(":", var.container_user)[0])
+    error_message = "container_user must name a non-root user, e.g. 1000:1000."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the container log group, in days. Storage is $0.0314/GB-month in Seoul."
+  default     = 14
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "log_kms_key_arn" {
+  type        = string
+  description = "KMS key ARN that encrypts the log group; null uses CloudWatch Logs' own encryption."
+  default     = null
+}
+
+variable "enable_container_insights" {
+  type        = bool
+  description = "CloudWatch Container Insights on the cluster: per-task CPU, memory and network metrics. Costs about $0.30 per metric-month: a few dollars a month for this stack."
+  default     = true
+}
+
+variable "enable_xray" {
+  type        = bool
+  description = "Run the AWS X-Ray daemon as a sidecar in every task (takes 32 CPU units and 64 MiB of the task; traces cost $5 per million recorded)."
+  default     = false
+}
+
+variable "xray_daemon_image" {
+  type        = string
+  description = "Image of the X-Ray daemon sidecar."
+  default     = "public.ecr.aws/xray/aws-xray-daemon:3.x"
+}
+
+variable "enable_execute_command" {
+  type        = bool
+  description = "Allow ECS Exec (shell into running containers) on the services."
+  default     = false
+}
+
+variable "health_check_grace_period" {
+  type        = number
+  description = "Seconds ECS ignores failing load balancer health checks of a new task."
+  default     = 60
+}

@@ -1,0 +1,120 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  # Only ECS tasks of this account and region may assume the roles (confused-deputy guard).
+  ecs_tasks_trust = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "ecs-tasks.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnLike = {
+          "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:ecs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:*"
+        }
+      }
+    }]
+  })
+
+  table_resources = flatten([for arn in values(var.dynamodb_table_arns) : [arn, "${arn}/index/*"]])
+
+  execution_statements = concat(
+    [
+      {
+        Sid      = "EcrAuthorization"
+        Effect   = "Allow"
+        Action   = ["ecr:GetAuthorizationToken"]
+        Resource = "*" # GetAuthorizationToken supports no resource-level scoping.
+      },
+      {
+        Sid      = "PullApplicationImages"
+        Effect   = "Allow"
+        Action   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+        Resource = var.ecr_repository_arn
+      },
+      {
+        Sid      = "WriteContainerLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = "${var.log_group_arn}:log-stream:*"
+      },
+    ],
+    length(var.secret_parameter_arns) == 0 ? [] : [{
+      Sid      = "ReadContainerSecrets"
+      Effect   = "Allow"
+      Action   = ["ssm:GetParameters"]
+      Resource = var.secret_parameter_arns
+    }],
+  )
+
+  task_statements = concat(
+    [{
+      Sid    = "ChatTables"
+      Effect = "Allow"
+      Action = [
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+      ]
+      Resource = local.table_resources
+    }],
+    var.enable_xray ? [{
+      Sid    = "XRayWrites"
+      Effect = "Allow"
+      Action = [
+        "xray:GetSamplingRules",
+        "xray:GetSamplingStatisticSummaries",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+      ]
+      Resource = "*" # These X-Ray actions support no resource-level scoping.
+    }] : [],
+    var.enable_execute_command ? [{
+      Sid    = "EcsExecSessions"
+      Effect = "Allow"
+      Action = [
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+      ]
+      Resource = "*" # ssmmessages supports no resource-level scoping.
+    }] : [],
+  )
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name_prefix}-ecs-execution"
+  description        = "Lets ECS pull the chat images, write their logs and read their secrets"
+  assume_role_policy = local.ecs_tasks_trust
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-log-read-secrets"
+  role   = aws_iam_role.execution.id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.execution_statements })
+}
+
+resource "aws_iam_role" "task" {
+  name               = "${var.name_prefix}-ecs-task"
+  description        = "What the chat application itself may do: its DynamoDB tables, X-Ray"
+  assume_role_policy = local.ecs_tasks_trust
+}
+
+resource "aws_iam_role_policy" "task" {
+  name   = "chat-application"
+  role   = aws_iam_role.task.id
+  policy = jsonencode({ Version = "2012-10-17", Statement = local.task_statements })
+}

@@ -1,0 +1,37 @@
+variable "name_prefix" {
+  type        = string
+  description = "Prefix for every resource name, e.g. \"chatapp-dev\"."
+}
+
+variable "dynamodb_table_arns" {
+  type        = map(string)
+  description = "ARNs of the tables the application reads and writes, keyed by table role (messages, connections, user-counter). The task role gets access to exactly these and their indexes."
+}
+
+variable "ecr_repository_arn" {
+  type        = string
+  description = "ECR repository the task execution role may pull images from."
+}
+
+variable "log_group_arn" {
+  type        = string
+  description = "CloudWatch log group the containers write to."
+}
+
+variable "secret_parameter_arns" {
+  type        = list(string)
+  description = "SSM parameters (SecureString) the execution role reads to inject secrets into containers."
+  default     = []
+}
+
+variable "enable_xray" {
+  type        = bool
+  description = "Allow the task role to send traces to AWS X-Ray."
+  default     = false
+}
+
+variable "enable_execute_command" {
+  type        = bool
+  description = "Allow the task role to open ECS Exec (SSM) sessions into running containers."
+  default     = false
+}

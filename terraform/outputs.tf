@@ -1,0 +1,176 @@
+# --- Identity -----------------------------------------------------------------
+
+output "aws_region" {
+  description = "Region the stack is deployed in."
+  value       = var.aws_region
+}
+
+output "project_name" {
+  description = "Project name of the stack."
+  value       = var.project_name
+}
+
+output "environment" {
+  description = "Environment name of the stack (what `chatops destroy` asks you to type)."
+  value       = var.environment
+}
+
+output "name_prefix" {
+  description = "Prefix of every resource name (<project_name>-<environment>)."
+  value       = local.name_prefix
+}
+
+# --- Entry points -------------------------------------------------------------
+
+output "alb_dns_name" {
+  description = "Public DNS name of the ALB."
+  value       = module.alb.dns_name
+}
+
+output "alb_url" {
+  description = "Base URL of the chat service through the ALB."
+  value       = module.alb.url
+}
+
+output "cloudfront_domain_name" {
+  description = "Domain of the CloudFront distribution serving the static site (and /ws, /api when routed)."
+  value       = module.cloudfront.domain_name
+}
+
+output "cloudfront_distribution_id" {
+  description = "ID of the CloudFront distribution (for invalidations)."
+  value       = module.cloudfront.distribution_id
+}
+
+output "ecr_repository_url" {
+  description = "Repository to push the application images to."
+  value       = module.ecr.repository_url
+}
+
+output "s3_bucket_name" {
+  description = "Bucket to upload the static site to."
+  value       = module.cloudfront.bucket_name
+}
+
+output "alb_logs_bucket_name" {
+  description = "Bucket receiving the ALB access logs."
+  value       = module.alb.logs_bucket_name
+}
+
+# --- Traffic ------------------------------------------------------------------
+
+output "listener_arn" {
+  description = "Listener whose forward action holds the blue/green weights."
+  value       = module.alb.listener_arn
+}
+
+output "blue_target_group_arn" {
+  description = "Target group of the blue service."
+  value       = module.alb.target_group_arns["blue"]
+}
+
+output "green_target_group_arn" {
+  description = "Target group of the green service."
+  value       = module.alb.target_group_arns["green"]
+}
+
+output "blue_weight" {
+  description = "Share of new connections Terraform configures for blue."
+  value       = var.blue_weight
+}
+
+output "green_weight" {
+  description = "Share of new connections Terraform configures for green."
+  value       = var.green_weight
+}
+
+# --- Compute ------------------------------------------------------------------
+
+output "ecs_cluster_name" {
+  description = "ECS cluster of both services."
+  value       = module.ecs.cluster_name
+}
+
+output "blue_service_name" {
+  description = "ECS service running blue."
+  value       = module.ecs.service_names["blue"]
+}
+
+output "green_service_name" {
+  description = "ECS service running green."
+  value       = module.ecs.service_names["green"]
+}
+
+output "blue_image" {
+  description = "Image blue runs."
+  value       = local.images["blue"]
+}
+
+output "green_image" {
+  description = "Image green runs."
+  value       = local.images["green"]
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the containers."
+  value       = module.ecs.log_group_name
+}
+
+# --- Data ---------------------------------------------------------------------
+
+output "messages_table_name" {
+  description = "DynamoDB table of chat messages."
+  value       = module.dynamodb.table_names["messages"]
+}
+
+output "connections_table_name" {
+  description = "DynamoDB table of live connections."
+  value       = module.dynamodb.table_names["connections"]
+}
+
+output "user_counter_table_name" {
+  description = "DynamoDB table holding the user id counter."
+  value       = module.dynamodb.table_names["user-counter"]
+}
+
+output "redis_endpoint" {
+  description = "Primary endpoint of Redis (TLS, AUTH required)."
+  value       = module.elasticache.primary_endpoint
+}
+
+output "redis_reader_endpoint" {
+  description = "Reader endpoint of Redis."
+  value       = module.elasticache.reader_endpoint
+}
+
+output "redis_auth_token_parameter" {
+  description = "SSM SecureString parameter holding the Redis AUTH token (read it with `aws ssm get-parameter --with-decryption`)."
+  value       = module.elasticache.auth_token_parameter_name
+}
+
+# --- Monitoring ---------------------------------------------------------------
+
+output "alarm_names" {
+  description = "CloudWatch alarm names keyed by meaning (unhealthy-hosts-blue, target-5xx-green, alb-5xx, ...)."
+  value       = module.monitoring.alarm_names
+}
+
+output "alarm_colours" {
+  description = "Colour each alarm watches (null: the whole ALB), keyed like alarm_names."
+  value       = module.monitoring.alarm_colours
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify."
+  value       = module.monitoring.sns_topic_arn
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the stack."
+  value       = module.monitoring.dashboard_name
+}
+
+output "vpc_id" {
+  description = "VPC of the stack."
+  value       = module.vpc.vpc_id
+}

@@ -1,0 +1,353 @@
+# --- Identity and placement ---------------------------------------------------
+
+variable "aws_region" {
+  type        = string
+  description = "AWS region to deploy to."
+  default     = "ap-northeast-2"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.aws_region))
+    error_message = "aws_region must be a region code such as ap-northeast-2 or us-east-1."
+  }
+}
+
+variable "project_name" {
+  type        = string
+  description = "Project name: the first half of every resource name (<project_name>-<environment>-...)."
+  default     = "chatapp"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]*(-[a-z0-9]+)*$", var.project_name)) && length(var.project_name) >= 2 && length(var.project_name) <= 16
+    error_message = "project_name must be 2-16 characters of lowercase letters, digits and single hyphens, starting with a letter (it goes into S3, ALB and ElastiCache names)."
+  }
+}
+
+variable "environment" {
+  type        = string
+  description = "Environment name: the second half of every resource name, e.g. dev, staging, prod."
+  default     = "dev"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,7}$", var.environment))
+    error_message = "environment must be 2-8 lowercase letters and digits, starting with a letter (target group names allow 32 characters in all)."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags for every resource (Project, Environment and ManagedBy are always set)."
+  default     = {}
+}
+
+# --- Network ------------------------------------------------------------------
+
+variable "vpc_cidr" {
+  type        = string
+  description = "IPv4 CIDR of the VPC, /16 to /24; each of the four subnets takes 1/16 of it."
+  default     = "10.0.0.0/16"
+
+  validation {
+    condition     = can(cidrnetmask(var.vpc_cidr)) && tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24
+    error_message = "vpc_cidr must be an IPv4 CIDR with a prefix from /16 to /24, such as 10.0.0.0/16."
+  }
+}
+
+variable "availability_zones" {
+  type        = list(string)
+  description = "The two availability zones to use; empty picks the region's first two."
+  default     = []
+
+  validation {
+    condition     = length(var.availability_zones) == 0 || length(var.availability_zones) == 2
+    error_message = "availability_zones must be empty (automatic) or name exactly two zones."
+  }
+}
+
+variable "enable_interface_endpoints" {
+  type        = bool
+  description = "Interface VPC endpoints for ECR, CloudWatch Logs and SSM (traffic skips the NAT). Costs ~$76/month for the four endpoints in two AZs."
+  default     = false
+}
+
+variable "enable_flow_logs" {
+  type        = bool
+  description = "VPC flow logs to CloudWatch Logs. Costs $0.76/GB ingested; a quiet demo stack writes well under 1 GB a month."
+  default     = false
+}
+
+# --- Load balancer and traffic ------------------------------------------------
+
+variable "blue_weight" {
+  type        = number
+  description = "Percentage of new connections sent to blue. Whole number 0-100; blue_weight + green_weight = 100."
+  default     = 100
+
+  validation {
+    condition     = var.blue_weight >= 0 && var.blue_weight <= 100 && floor(var.blue_weight) == var.blue_weight
+    error_message = "blue_weight must be a whole number from 0 to 100."
+  }
+
+  validation {
+    condition     = var.blue_weight + var.green_weight == 100
+    error_message = "blue_weight and green_weight must sum to 100 (e.g. 90 and 10); set both, or use `chatops shift BLUE GREEN`."
+  }
+}
+
+variable "green_weight" {
+  type        = number
+  description = "Percentage of new connections sent to green. Whole number 0-100; blue_weight + green_weight = 100."
+  default     = 0
+
+  validation {
+    condition     = var.green_weight >= 0 && var.green_weight <= 100 && floor(var.green_weight) == var.green_weight
+    error_message = "green_weight must be a whole number from 0 to 100."
+  }
+}
+
+variable "stickiness_duration" {
+  type        = number
+  description = "Seconds a client's reconnects stay on the colour it first reached."
+  default     = 3600
+}
+
+variable "alb_idle_timeout" {
+  type        = number
+  description = "Seconds a connection (WebSockets included) may be silent before the ALB closes it; keep it above the app's ping interval."
+  default     = 300
+}
+
+variable "deregistration_delay" {
+  type        = number
+  description = "Seconds a stopping task keeps its open WebSockets before the ALB cuts them."
+  default     = 120
+}
+
+variable "health_check_path" {
+  type        = string
+  description = "HTTP path the ALB probes on every task."
+  default     = "/health"
+}
+
+variable "certificate_arn" {
+  type        = string
+  description = "ACM certificate (same region) for an HTTPS listener with HTTP redirect; empty serves plain HTTP."
+  default     = ""
+}
+
+variable "alb_ingress_cidr_blocks" {
+  type        = list(string)
+  description = "IPv4 CIDRs allowed to reach the ALB."
+  default     = ["0.0.0.0/0"]
+}
+
+variable "alb_deletion_protection" {
+  type        = bool
+  description = "Refuse to delete the ALB until turned off (free; off so demo stacks can be destroyed)."
+  default     = false
+}
+
+variable "alb_logs_retention_days" {
+  type        = number
+  description = "Days ALB access logs are kept in S3 ($0.025/GB-month)."
+  default     = 30
+}
+
+# --- Application (ECS) --------------------------------------------------------
+
+variable "container_port" {
+  type        = number
+  description = "Port the chat application listens on."
+  default     = 8080
+
+  validation {
+    condition     = var.container_port >= 1024 && var.container_port <= 65535
+    error_message = "container_port must be from 1024 to 65535 (the container runs as a non-root user)."
+  }
+}
+
+variable "blue_image" {
+  type        = string
+  description = "Image blue runs; empty means <ecr repository>:blue."
+  default     = ""
+}
+
+variable "green_image" {
+  type        = string
+  description = "Image green runs; empty means <ecr repository>:green."
+  default     = ""
+}
+
+variable "blue_desired_count" {
+  type        = number
+  description = "Tasks of blue. Each 0.25 vCPU / 0.5 GB task costs ~$10/month on FARGATE in Seoul."
+  default     = 1
+
+  validation {
+    condition     = var.blue_desired_count >= 0 && var.blue_desired_count <= 10 && floor(var.blue_desired_count) == var.blue_desired_count
+    error_message = "blue_desired_count must be a whole number from 0 to 10."
+  }
+}
+
+variable "green_desired_count" {
+  type        = number
+  description = "Tasks of green. Each 0.25 vCPU / 0.5 GB task costs ~$10/month on FARGATE in Seoul."
+  default     = 1
+
+  validation {
+    condition     = var.green_desired_count >= 0 && var.green_desired_count <= 10 && floor(var.green_desired_count) == var.green_desired_count
+    error_message = "green_desired_count must be a whole number from 0 to 10."
+  }
+}
+
+variable "task_cpu" {
+  type        = number
+  description = "CPU units per task: 256 (0.25 vCPU, ~$8.5/month in Seoul), 512, 1024, 2048 or 4096. Cost scales linearly."
+  default     = 256
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096], var.task_cpu)
+    error_message = "task_cpu must be 256, 512, 1024, 2048 or 4096."
+  }
+}
+
+variable "task_memory" {
+  type        = number
+  description = "Memory per task in MiB; must be a Fargate combination with task_cpu (256 CPU: 512-2048). ~$1.9/month per 0.5 GB in Seoul."
+  default     = 512
+
+  validation {
+    condition = (
+      var.task_cpu == 256 ? contains([512, 1024, 2048], var.task_memory) :
+      var.task_cpu == 512 ? var.task_memory >= 1024 && var.task_memory <= 4096 && var.task_memory % 1024 == 0 :
+      var.task_cpu == 1024 ? var.task_memory >= 2048 && var.task_memory <= 8192 && var.task_memory % 1024 == 0 :
+      var.task_cpu == 2048 ? var.task_memory >= 4096 && var.task_memory <= 16384 && var.task_memory % 1024 == 0 :
+      var.task_memory >= 8192 && var.task_memory <= 30720 && var.task_memory % 1024 == 0
+    )
+    error_message = "task_memory does not fit task_cpu on Fargate: 256 takes 512, 1024 or 2048; 512 takes 1024-4096; 1024 takes 2048-8192; 2048 takes 4096-16384; 4096 takes 8192-30720 (multiples of 1024 above 512)."
+  }
+}
+
+variable "cpu_architecture" {
+  type        = string
+  description = "X86_64, or ARM64 (Graviton, ~20% cheaper; the images must be built for arm64)."
+  default     = "X86_64"
+}
+
+variable "capacity_provider" {
+  type        = string
+  description = "FARGATE, or FARGATE_SPOT (~70% cheaper; AWS may reclaim tasks with two minutes' notice: not for a live demo)."
+  default     = "FARGATE"
+}
+
+variable "enable_container_insights" {
+  type        = bool
+  description = "Container Insights metrics on the ECS cluster (a few dollars a month at $0.30 per metric-month)."
+  default     = true
+}
+
+variable "enable_xray" {
+  type        = bool
+  description = "X-Ray daemon sidecar in every task and X-Ray write access ($5 per million traces recorded; the first 100k a month are free)."
+  default     = false
+}
+
+variable "enable_execute_command" {
+  type        = bool
+  description = "Allow ECS Exec into running containers (free; off to keep shells out of production tasks)."
+  default     = false
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the stack's CloudWatch log groups ($0.0314/GB-month stored in Seoul)."
+  default     = 14
+}
+
+# --- Data stores --------------------------------------------------------------
+
+variable "redis_node_type" {
+  type        = string
+  description = "ElastiCache node type for the primary and the replica. cache.t4g.micro is about $15/month for the pair in Seoul; each size up roughly doubles it."
+  default     = "cache.t4g.micro"
+
+  validation {
+    condition     = can(regex("^cache\\.(t4g|t3|m[5-7]g?|r[5-7]g?)\\.[a-z0-9]+$", var.redis_node_type))
+    error_message = "redis_node_type must be an ElastiCache node type such as cache.t4g.micro (t4g, t3, m5-m7g or r5-r7g families)."
+  }
+}
+
+variable "redis_engine_version" {
+  type        = string
+  description = "Redis engine version."
+  default     = "7.1"
+}
+
+variable "redis_snapshot_retention_days" {
+  type        = number
+  description = "Days of daily Redis snapshots; one per cluster is free, more cost $0.085/GB-month."
+  default     = 1
+}
+
+variable "enable_point_in_time_recovery" {
+  type        = bool
+  description = "DynamoDB point-in-time recovery (~$0.228/GB-month of table data: cents for a chat demo)."
+  default     = true
+}
+
+variable "dynamodb_deletion_protection" {
+  type        = bool
+  description = "Refuse to delete the DynamoDB tables until turned off (free; off so demo stacks can be destroyed)."
+  default     = false
+}
+
+variable "ecr_keep_images" {
+  type        = number
+  description = "Most recent images the ECR lifecycle policy keeps ($0.10/GB-month stored)."
+  default     = 10
+}
+
+variable "ecr_image_tag_mutability" {
+  type        = string
+  description = "IMMUTABLE (push a new tag per release) or MUTABLE."
+  default     = "IMMUTABLE"
+}
+
+# --- Monitoring ---------------------------------------------------------------
+
+variable "alarm_email" {
+  type        = string
+  description = "E-mail address notified of alarms (confirm the subscription mail); empty for none."
+  default     = ""
+}
+
+# --- Static site (CloudFront) -------------------------------------------------
+
+variable "s3_bucket_name" {
+  type        = string
+  description = "Bucket for the static site; empty derives <project>-<environment>-static-<account id>."
+  default     = ""
+}
+
+variable "cloudfront_price_class" {
+  type        = string
+  description = "CloudFront edge locations: PriceClass_100 (NA/EU, cheapest), PriceClass_200 (adds Asia incl. Korea), PriceClass_All."
+  default     = "PriceClass_200"
+}
+
+variable "cloudfront_alb_origin" {
+  type        = bool
+  description = "Route /ws* and /api* through CloudFront to the ALB, so the page and its WebSocket share one HTTPS origin."
+  default     = true
+}
+
+variable "cloudfront_alb_origin_domain" {
+  type        = string
+  description = "Domain CloudFront uses to reach the ALB; empty uses the ALB's DNS name. With certificate_arn, set it to the name the certificate covers."
+  default     = ""
+}
+
+variable "cloudfront_wait_for_deployment" {
+  type        = bool
+  description = "Make apply wait (5-15 minutes) until CloudFront has deployed to every edge location."
+  default     = false
+}

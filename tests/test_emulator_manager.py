@@ -1,0 +1,68 @@
+"""The emulator process: start, reuse, probe, stop, shell exports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+
+from chatops.emulator.manager import EmulatorManager, probe
+from chatops.local import shell_exports
+
+
+def test_start_reuse_and_stop(tmp_path: Path) -> None:
+    manager = EmulatorManager(tmp_path / "local")
+    emulator, started = manager.start()
+    try:
+        assert started
+        assert probe(emulator.endpoint) == emulator.instance_id
+        again, started_again = manager.start()
+        assert again == emulator and not started_again
+        # It answers AWS APIs, with the chatops patches in place.
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=emulator.endpoint,
+            region_name="ap-northeast-2",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        s3.create_bucket(
+            Bucket="probe-bucket",
+            CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"},
+        )
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["probe-bucket"]
+    finally:
+        stopped = manager.stop()
+    assert stopped is not None and stopped.pid == emulator.pid
+    assert manager.running() is None
+    assert probe(emulator.endpoint, timeout=0.5) is None
+
+
+def test_a_dead_emulator_is_not_running(tmp_path: Path) -> None:
+    manager = EmulatorManager(tmp_path / "local")
+    emulator, _ = manager.start()
+    subprocess.run(["kill", "-9", str(emulator.pid)], check=True)
+    manager.stop()  # reaps the killed child
+    assert manager.running() is None
+
+
+def test_shell_exports_point_aws_tools_at_the_emulator(tmp_path: Path) -> None:
+    manager = EmulatorManager(tmp_path / "local")
+    emulator, _ = manager.start()
+    try:
+        exports = shell_exports(emulator, "ap-northeast-2")
+        # A fresh SDK process configured only by the exported environment.
+        probe_sdk = (
+            "import boto3; s3 = boto3.client('s3'); "
+            "s3.create_bucket(Bucket='from-env', "
+            "CreateBucketConfiguration={'LocationConstraint': 'ap-northeast-2'}); "
+            "print(len(s3.list_buckets()['Buckets']))"
+        )
+        script = f'{exports}\n"{sys.executable}" -c "{probe_sdk}"'
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "1"
+    finally:
+        manager.stop()

@@ -1,0 +1,465 @@
+"""Each compatibility patch: the gap it closes shows without it and is gone with it.
+
+The scenarios call moto in-process (mock_aws) the way the AWS provider calls it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import pytest
+from moto import mock_aws
+
+from chatops.emulator import patches
+
+REGION = "ap-northeast-2"
+
+
+@pytest.fixture
+def aws() -> Iterator[Callable[[str], Any]]:
+    with mock_aws():
+        yield lambda service: boto3.client(service, region_name=REGION)
+
+
+def run_with(patch: str, scenario: Callable[[], Any], *, applied: bool) -> Any:
+    with patches.patched(without=() if applied else (patch,)):
+        return scenario()
+
+
+def test_every_patch_has_a_unique_name_and_a_described_gap() -> None:
+    names = [patch.name for patch in patches.PATCHES]
+    assert len(names) == len(set(names))
+    assert all(patch.gap.strip() for patch in patches.PATCHES)
+
+
+# --- ElastiCache ----------------------------------------------------------------------
+
+
+def _network(client: Callable[[str], Any]) -> tuple[list[str], str]:
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in enumerate("ab")
+    ]
+    group = ec2.create_security_group(GroupName="redis", Description="r", VpcId=vpc)["GroupId"]
+    return subnets, group
+
+
+def _replication_group(client: Callable[[str], Any]) -> tuple[Any, str]:
+    subnets, group = _network(client)
+    elasticache = client("elasticache")
+    elasticache.create_cache_subnet_group(
+        CacheSubnetGroupName="chat-redis", CacheSubnetGroupDescription="d", SubnetIds=subnets
+    )
+    elasticache.create_replication_group(
+        ReplicationGroupId="chat-redis",
+        ReplicationGroupDescription="d",
+        Engine="redis",
+        CacheNodeType="cache.t4g.micro",
+        NumCacheClusters=2,
+        PreferredCacheClusterAZs=[f"{REGION}a", f"{REGION}b"],
+        AutomaticFailoverEnabled=True,
+        MultiAZEnabled=True,
+        CacheSubnetGroupName="chat-redis",
+        SecurityGroupIds=[group],
+        AtRestEncryptionEnabled=True,
+        TransitEncryptionEnabled=True,
+        AuthToken="a" * 32,
+    )
+    return elasticache, group
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_replication_group_registers_its_member_clusters(aws, applied: bool) -> None:
+    def scenario() -> Any:
+        elasticache, _ = _replication_group(aws)
+        group = elasticache.describe_replication_groups(ReplicationGroupId="chat-redis")
+        members = group["ReplicationGroups"][0]["MemberClusters"]
+        clusters = [
+            elasticache.describe_cache_clusters(CacheClusterId=m)["CacheClusters"][0]
+            for m in members
+        ]
+        return members, clusters
+
+    if not applied:
+        with pytest.raises(botocore.exceptions.ClientError, match="CacheClusterNotFound"):
+            run_with("elasticache-member-clusters", scenario, applied=False)
+        return
+    members, clusters = run_with("elasticache-member-clusters", scenario, applied=True)
+    assert members == ["chat-redis-001", "chat-redis-002"]
+    assert [c["PreferredAvailabilityZone"] for c in clusters] == [f"{REGION}a", f"{REGION}b"]
+    assert all(c["ReplicationGroupId"] == "chat-redis" for c in clusters)
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_deleted_replication_group_disappears(aws, applied: bool) -> None:
+    def scenario() -> str:
+        elasticache, _ = _replication_group(aws)
+        elasticache.delete_replication_group(ReplicationGroupId="chat-redis")
+        try:
+            groups = elasticache.describe_replication_groups(ReplicationGroupId="chat-redis")
+        except botocore.exceptions.ClientError as error:
+            return error.response["Error"]["Code"]
+        return groups["ReplicationGroups"][0]["Status"]
+
+    outcome = run_with("elasticache-delete-replication-group", scenario, applied=applied)
+    assert outcome == ("ReplicationGroupNotFoundFault" if applied else "deleting")
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_cache_subnet_group_can_be_deleted(aws, applied: bool) -> None:
+    def scenario() -> list[str]:
+        subnets, _ = _network(aws)
+        elasticache = aws("elasticache")
+        elasticache.create_cache_subnet_group(
+            CacheSubnetGroupName="g", CacheSubnetGroupDescription="d", SubnetIds=subnets
+        )
+        elasticache.delete_cache_subnet_group(CacheSubnetGroupName="g")
+        return elasticache.describe_cache_subnet_groups()["CacheSubnetGroups"]
+
+    if applied:
+        assert run_with("elasticache-delete-cache-subnet-group", scenario, applied=True) == []
+    else:
+        with pytest.raises((botocore.exceptions.ClientError, NotImplementedError)):
+            run_with("elasticache-delete-cache-subnet-group", scenario, applied=False)
+
+
+def test_cache_subnet_group_in_use_is_refused(aws) -> None:
+    with patches.patched():
+        elasticache, _ = _replication_group(aws)
+        with pytest.raises(botocore.exceptions.ClientError, match="CacheSubnetGroupInUse"):
+            elasticache.delete_cache_subnet_group(CacheSubnetGroupName="chat-redis")
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_member_clusters_describe_their_security_groups(aws, applied: bool) -> None:
+    def scenario() -> tuple[list[Any], str]:
+        elasticache, group = _replication_group(aws)
+        cluster = elasticache.describe_cache_clusters(CacheClusterId="chat-redis-001")
+        return cluster["CacheClusters"][0].get("SecurityGroups", []), group
+
+    found, group = run_with("elasticache-cluster-security-groups", scenario, applied=applied)
+    if applied:
+        assert found == [{"SecurityGroupId": group, "Status": "active"}]
+    else:
+        assert found == []
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_replication_group_describes_its_reader_endpoint(aws, applied: bool) -> None:
+    def scenario() -> dict[str, Any]:
+        elasticache, _ = _replication_group(aws)
+        group = elasticache.describe_replication_groups(ReplicationGroupId="chat-redis")
+        return group["ReplicationGroups"][0]["NodeGroups"][0]
+
+    node_group = run_with("elasticache-reader-endpoint", scenario, applied=applied)
+    if applied:
+        assert node_group["ReaderEndpoint"]["Address"].startswith("replica.chat-redis.")
+    else:
+        assert "ReaderEndpoint" not in node_group
+
+
+# --- EC2 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_rules_referencing_a_group_keep_their_description(aws, applied: bool) -> None:
+    def scenario() -> list[str | None]:
+        ec2 = aws("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+        alb = ec2.create_security_group(GroupName="alb", Description="a", VpcId=vpc)["GroupId"]
+        tasks = ec2.create_security_group(GroupName="tasks", Description="t", VpcId=vpc)["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=tasks,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 8080,
+                    "ToPort": 8080,
+                    "UserIdGroupPairs": [{"GroupId": alb, "Description": "from the ALB"}],
+                }
+            ],
+        )
+        rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [tasks]}])
+        return [r.get("Description") for r in rules["SecurityGroupRules"] if not r["IsEgress"]]
+
+    found = run_with("ec2-referenced-rule-description", scenario, applied=applied)
+    assert found == (["from the ALB"] if applied else [None])
+
+
+# --- CloudFront -------------------------------------------------------------------------
+
+
+def _distribution(cloudfront: Any) -> dict[str, Any]:
+    created = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": "ref",
+            "Comment": "chat",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "site",
+                        "DomainName": "site.s3.ap-northeast-2.amazonaws.com",
+                        "OriginAccessControlId": "E2QWRUHAPOMQZL",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "site",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+            },
+            "ViewerCertificate": {
+                "CloudFrontDefaultCertificate": True,
+                "MinimumProtocolVersion": "TLSv1",
+            },
+        }
+    )
+    return cloudfront.get_distribution_config(Id=created["Distribution"]["Id"])[
+        "DistributionConfig"
+    ]
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_cache_policy_behaviours_have_no_forwarded_values(aws, applied: bool) -> None:
+    config = run_with(
+        "cloudfront-cache-policy-behaviours",
+        lambda: _distribution(aws("cloudfront")),
+        applied=applied,
+    )
+    assert ("ForwardedValues" in config["DefaultCacheBehavior"]) is not applied
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_origins_keep_their_origin_access_control(aws, applied: bool) -> None:
+    config = run_with(
+        "cloudfront-origin-access-control",
+        lambda: _distribution(aws("cloudfront")),
+        applied=applied,
+    )
+    origin = config["Origins"]["Items"][0]
+    assert (origin.get("OriginAccessControlId") == "E2QWRUHAPOMQZL") is applied
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_default_certificate_is_described_as_aws_does(aws, applied: bool) -> None:
+    config = run_with(
+        "cloudfront-default-certificate", lambda: _distribution(aws("cloudfront")), applied=applied
+    )
+    certificate = config["ViewerCertificate"]
+    if applied:
+        assert certificate["SSLSupportMethod"] == "vip"
+        assert "ACMCertificateArn" not in certificate and "IAMCertificateId" not in certificate
+    else:
+        assert certificate["SSLSupportMethod"] == "sni-only"
+
+
+# --- ECS and ELBv2 ----------------------------------------------------------------------
+
+
+def _service(aws: Callable[[str], Any], desired: int) -> tuple[Any, Any, str]:
+    subnets, group = _network(aws)
+    elbv2, ecs = aws("elbv2"), aws("ecs")
+    vpc = aws("ec2").describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"]
+    target_group = elbv2.create_target_group(
+        Name="chat-blue", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    ecs.create_cluster(clusterName="chat")
+    ecs.register_task_definition(
+        family="chat-blue",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {"name": "app", "image": "app:1", "portMappings": [{"containerPort": 8080}]}
+        ],
+    )
+    ecs.create_service(
+        cluster="chat",
+        serviceName="chat-service-blue",
+        taskDefinition="chat-blue",
+        desiredCount=desired,
+        availabilityZoneRebalancing="ENABLED",
+        capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+        healthCheckGracePeriodSeconds=60,
+        loadBalancers=[
+            {"targetGroupArn": target_group, "containerName": "app", "containerPort": 8080}
+        ],
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group]}
+        },
+    )
+    return ecs, elbv2, target_group
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_services_keep_the_fields_they_were_created_with(aws, applied: bool) -> None:
+    def scenario() -> dict[str, Any]:
+        ecs, _, _ = _service(aws, desired=1)
+        return ecs.describe_services(cluster="chat", services=["chat-service-blue"])["services"][0]
+
+    service = run_with("ecs-service-request-fields", scenario, applied=applied)
+    if applied:
+        assert service["availabilityZoneRebalancing"] == "ENABLED"
+        assert service["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE", "weight": 1}]
+        assert service["healthCheckGracePeriodSeconds"] == 60
+    else:
+        assert "availabilityZoneRebalancing" not in service
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_services_run_their_desired_tasks_behind_healthy_targets(aws, applied: bool) -> None:
+    def scenario() -> tuple[list[int], list[list[str]]]:
+        ecs, elbv2, target_group = _service(aws, desired=2)
+        running, health = [], []
+        for desired in (2, 1, 0):
+            if desired != 2:
+                ecs.update_service(
+                    cluster="chat", service="chat-service-blue", desiredCount=desired
+                )
+            service = ecs.describe_services(cluster="chat", services=["chat-service-blue"])[
+                "services"
+            ][0]
+            running.append(service["runningCount"])
+            states = elbv2.describe_target_health(TargetGroupArn=target_group)
+            health.append([t["TargetHealth"]["State"] for t in states["TargetHealthDescriptions"]])
+        return running, health
+
+    running, health = run_with("ecs-running-services", scenario, applied=applied)
+    if applied:
+        assert running == [2, 1, 0]
+        assert health == [["healthy", "healthy"], ["healthy"], []]
+    else:
+        assert running[0] == 0 and health[0] == []
+
+
+def test_deleted_service_leaves_no_targets(aws) -> None:
+    with patches.patched():
+        ecs, elbv2, target_group = _service(aws, desired=2)
+        ecs.delete_service(cluster="chat", service="chat-service-blue", force=True)
+        assert (
+            elbv2.describe_target_health(TargetGroupArn=target_group)["TargetHealthDescriptions"]
+            == []
+        )
+
+
+# --- S3 ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_deny_insecure_transport_statement_does_not_block_tls_clients(aws, applied: bool) -> None:
+    def scenario() -> list[str]:
+        s3 = aws("s3")
+        s3.create_bucket(
+            Bucket="chat-site", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        s3.put_bucket_policy(
+            Bucket="chat-site",
+            Policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": ["arn:aws:s3:::chat-site", "arn:aws:s3:::chat-site/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                }
+            ),
+        )
+        s3.put_object(Bucket="chat-site", Key="index.html", Body=b"hi")
+        s3.delete_objects(Bucket="chat-site", Delete={"Objects": [{"Key": "index.html"}]})
+        return [o["Key"] for o in s3.list_objects_v2(Bucket="chat-site").get("Contents", [])]
+
+    if applied:
+        assert run_with("iam-policy-conditions", scenario, applied=True) == []
+        return
+    else:
+        with pytest.raises(botocore.exceptions.ClientError, match="Forbidden|AccessDenied"):
+            run_with("iam-policy-conditions", scenario, applied=False)
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_versions_of_a_suspended_bucket_can_be_deleted(aws, applied: bool) -> None:
+    def scenario() -> dict[str, Any]:
+        s3 = aws("s3")
+        s3.create_bucket(
+            Bucket="chat-logs", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        s3.put_bucket_versioning(Bucket="chat-logs", VersioningConfiguration={"Status": "Enabled"})
+        s3.put_object(Bucket="chat-logs", Key="k", Body=b"1")
+        s3.put_object(Bucket="chat-logs", Key="k", Body=b"2")
+        s3.delete_object(Bucket="chat-logs", Key="k")
+        s3.put_bucket_versioning(
+            Bucket="chat-logs", VersioningConfiguration={"Status": "Suspended"}
+        )
+        listing = s3.list_object_versions(Bucket="chat-logs")
+        first = listing["Versions"][0]
+        s3.delete_object(Bucket="chat-logs", Key="k", VersionId=first["VersionId"])
+        return s3.list_object_versions(Bucket="chat-logs")
+
+    if not applied:
+        # In-process the AttributeError surfaces as is; the server answers HTTP 500.
+        with pytest.raises((botocore.exceptions.ClientError, AttributeError), match="dispose|500"):
+            run_with("s3-suspended-version-delete", scenario, applied=False)
+        return
+    listing = run_with("s3-suspended-version-delete", scenario, applied=True)
+    # Only the one version went: the other version and the delete marker remain.
+    assert len(listing["Versions"]) == 1 and len(listing["DeleteMarkers"]) == 1
+
+
+def test_patches_install_and_revert_cleanly() -> None:
+    original = patches.elasticache_models.ElastiCacheBackend.create_replication_group
+    with patches.patched():
+        assert (
+            patches.elasticache_models.ElastiCacheBackend.create_replication_group is not original
+        )
+    assert patches.elasticache_models.ElastiCacheBackend.create_replication_group is original
+
+
+@pytest.mark.parametrize(
+    ("conditions", "incoming", "holds"),
+    [
+        ({"Bool": {"aws:SecureTransport": "false"}}, None, False),
+        ({"Bool": {"aws:SecureTransport": "true"}}, None, True),
+        (
+            {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+            {"aws:SourceAccount": "123456789012"},
+            True,
+        ),
+        (
+            {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+            {"aws:SourceAccount": "999"},
+            False,
+        ),
+        ({"StringEquals": {"aws:SourceAccount": "123456789012"}}, None, False),
+        ({"StringEqualsIfExists": {"aws:SourceAccount": "1"}}, None, True),
+        (
+            {"ArnLike": {"aws:SourceArn": "arn:aws:ecs:*:1:*"}},
+            {"aws:SourceArn": "arn:aws:ecs:r:1:task/x"},
+            True,
+        ),
+        (
+            {"ArnLike": {"aws:SourceArn": "arn:aws:ecs:*:1:*"}},
+            {"aws:SourceArn": "arn:aws:ecs:r:2:task/x"},
+            False,
+        ),
+    ],
+)
+def test_policy_conditions_are_evaluated(conditions, incoming, holds: bool) -> None:
+    assert patches._conditions_hold(conditions, incoming) is holds
