@@ -13,6 +13,14 @@ from chatops.inventory import StackId, find_resources
 from chatops.targets import DEFAULT_REGION, Target
 from chatops.terraform.models import OutputValue, PlanSummary
 from chatops.terraform.runner import EventHandler, LineHandler, Terraform
+from chatops.traffic import (
+    Endpoints,
+    TrafficControl,
+    TrafficRecord,
+    Weights,
+    read_weights_file,
+    write_weights_file,
+)
 
 _MODULE_BLOCK = re.compile(r'^module\s+"([^"]+)"', re.M)
 
@@ -98,7 +106,7 @@ class Stack:
         result = self.terraform.plan(
             self.plan_path,
             self._variables(variables or {}),
-            var_files,
+            [*self.target.var_files(), *var_files],
             destroy=destroy,
             on_event=on_event,
         )
@@ -112,7 +120,57 @@ class Stack:
             # Whatever happened, the state now reflects this emulator.
             self.target.record_state_owner()
             plan.path.unlink(missing_ok=True)
-        return self.outputs()
+        outputs = self.outputs()
+        self._remember_traffic(outputs)
+        return outputs
+
+    def _remember_traffic(self, outputs: Mapping[str, OutputValue]) -> None:
+        """Keep the traffic record in step with what was just applied."""
+        if "listener_arn" not in outputs:
+            return
+        record_path = self.traffic_record_path
+        record = TrafficRecord.load(record_path)
+        record.endpoints = Endpoints.from_outputs(outputs)
+        applied = Weights(
+            blue=int(outputs["blue_weight"].value), green=int(outputs["green_weight"].value)
+        )
+        if applied.holder() is not None:
+            record.stable = applied.holder() or record.stable
+        record.weights = applied
+        record.save(record_path)
+        if self.target.weights_path.exists():
+            write_weights_file(self.target.weights_path, applied)
+
+    @property
+    def traffic_record_path(self) -> Path:
+        return self.target.control_dir / "traffic.json"
+
+    def traffic(self, *, prefer_record: bool = False) -> TrafficControl:
+        """Traffic control of the deployed stack.
+
+        With `prefer_record`, the endpoints come from chatops' record when it has one,
+        so no Terraform command runs (rollback must work while a deploy holds the lock).
+        """
+        record = TrafficRecord.load(self.traffic_record_path)
+        endpoints = record.endpoints if prefer_record else None
+        if endpoints is None:
+            endpoints = Endpoints.from_outputs(self.outputs())
+        return TrafficControl(
+            endpoints,
+            lambda service: self.target.client(service, endpoints.region),
+            self.traffic_record_path,
+            self.target.weights_path,
+        )
+
+    def configured_weights(self) -> Weights | None:
+        """The weights the Terraform configuration holds: chatops' record, else the last apply."""
+        recorded = read_weights_file(self.target.weights_path)
+        if recorded is not None:
+            return recorded
+        outputs = self.outputs()
+        if "blue_weight" in outputs and "green_weight" in outputs:
+            return Weights(int(outputs["blue_weight"].value), int(outputs["green_weight"].value))
+        return None
 
     def outputs(self) -> dict[str, OutputValue]:
         return self.terraform.outputs()
@@ -158,9 +216,16 @@ class Stack:
             if on_bucket:
                 on_bucket(bucket, emptied[bucket])
         try:
-            self.terraform.destroy(self._variables(variables or {}), var_files, on_event=on_event)
+            self.terraform.destroy(
+                self._variables(variables or {}),
+                [*self.target.var_files(), *var_files],
+                on_event=on_event,
+            )
         finally:
             self.target.record_state_owner()
+        # The stack is gone: so are its traffic record and recorded weights.
+        self.traffic_record_path.unlink(missing_ok=True)
+        self.target.weights_path.unlink(missing_ok=True)
         leftovers: dict[str, list[str]] = {}
         if stack_id is not None:
             leftovers = find_resources(

@@ -49,6 +49,7 @@ class Target:
     profile: str | None = None
     emulator: Emulator | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    _cache: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def is_local(self) -> bool:
@@ -77,6 +78,32 @@ class Target:
     def owner_path(self) -> Path:
         return self.project.local_dir / "state-owner.json"
 
+    @property
+    def control_dir(self) -> Path:
+        """chatops' own records for this target (traffic history, stable colour)."""
+        return self.project.local_dir if self.is_local else self.project.state_dir / "aws"
+
+    @property
+    def weights_path(self) -> Path:
+        """Where shifted weights are recorded for Terraform to read.
+
+        For AWS, an auto-loaded tfvars file in the root module, so plain `terraform`
+        sees the shift too; for the local target, a file passed with -var-file.
+        """
+        if self.is_local:
+            return self.project.local_dir / "weights.tfvars.json"
+        return self.project.terraform_dir / "chatops-weights.auto.tfvars.json"
+
+    def var_files(self) -> list[Path]:
+        """Variable files chatops adds to every plan of this target."""
+        if self.is_local and self.weights_path.exists():
+            return [self.weights_path]
+        return []
+
+    @property
+    def shift_command(self) -> str:
+        return "chatops shift --local" if self.is_local else "chatops shift"
+
     def terraform_settings(self) -> Settings:
         return Settings(
             working_dir=self.project.terraform_dir,
@@ -89,19 +116,28 @@ class Target:
 
     def session(self, region: str | None = None) -> boto3.Session:
         chosen = region or self.region or DEFAULT_REGION
-        if self.is_local:
-            return boto3.Session(
-                aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                region_name=chosen,
-            )
-        return boto3.Session(profile_name=self.profile, region_name=chosen)
+        key = ("session", chosen)
+        if key not in self._cache:
+            if self.is_local:
+                self._cache[key] = boto3.Session(
+                    aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                    region_name=chosen,
+                )
+            else:
+                self._cache[key] = boto3.Session(profile_name=self.profile, region_name=chosen)
+        session: boto3.Session = self._cache[key]
+        return session
 
     def client(self, service: str, region: str | None = None) -> Any:
-        endpoint = self.emulator.endpoint if self.emulator else None
-        config = Config(retries={"max_attempts": 3, "mode": "standard"})
-        session: Any = self.session(region)
-        return session.client(service, endpoint_url=endpoint, config=config)
+        """A client for `service`, created once per target (loading its model is slow)."""
+        key = (service, region or self.region or DEFAULT_REGION)
+        if key not in self._cache:
+            endpoint = self.emulator.endpoint if self.emulator else None
+            config = Config(retries={"max_attempts": 3, "mode": "standard"})
+            session: Any = self.session(region)
+            self._cache[key] = session.client(service, endpoint_url=endpoint, config=config)
+        return self._cache[key]
 
     # --- local state ownership ------------------------------------------------------
 

@@ -31,6 +31,10 @@ COMMANDS = [
     ["local", "status"],
     ["local", "env"],
     ["local", "reset"],
+    ["shift"],
+    ["rollback"],
+    ["rollout"],
+    ["status"],
 ]
 
 
@@ -121,6 +125,44 @@ def test_usage_errors_exit_2(chatops_home: Path, args: list[str], message: str) 
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert not emulator_started(chatops_home)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        (["60", "50"], "must sum to 100"),
+        (["-10", "110"], "-10 is outside that range"),
+        (["50.5", "49.5"], "'50.5' is not one"),
+        (["abc", "100"], "'abc' is not one"),
+        (["50"], "expected two weights"),
+        (["30", "30", "40"], "expected two weights"),
+    ],
+)
+def test_bad_weights_are_refused_before_anything_runs(
+    chatops_home: Path, weights: list[str], message: str
+) -> None:
+    result = invoke("shift", "--local", *weights)
+    assert_one_line_error(result, 2, message, "chatops shift")
+    assert not emulator_started(chatops_home)
+
+
+def test_rollout_options_are_validated(chatops_home: Path) -> None:
+    assert_one_line_error(invoke("rollout", "--local", "--to", "purple"), 2, "unknown colour")
+    result = invoke("rollout", "--local", "--to", "green", "--steps", "50,10")
+    assert_one_line_error(result, 2, "steps must increase")
+    result = invoke("rollout", "--local", "--to", "green", "--steps", "ten")
+    assert_one_line_error(result, 2, "comma-separated whole percentages")
+    assert not emulator_started(chatops_home)
+
+
+def test_traffic_commands_need_a_running_emulator(chatops_home: Path) -> None:
+    for command in (
+        ["shift", "--local", "50", "50"],
+        ["rollback", "--local"],
+        ["status", "--local"],
+    ):
+        assert_one_line_error(invoke(*command), 1, "the local emulator is not running")
     assert not emulator_started(chatops_home)
 
 

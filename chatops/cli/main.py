@@ -8,7 +8,18 @@ import typer
 from typer.core import TyperGroup
 
 from chatops import __version__
-from chatops.cli.commands import deploy, destroy, init, local, outputs, plan
+from chatops.cli.commands import (
+    deploy,
+    destroy,
+    init,
+    local,
+    outputs,
+    plan,
+    rollback,
+    rollout,
+    shift,
+    status,
+)
 from chatops.cli.ui import err_console, print_error
 from chatops.errors import ChatopsError
 
@@ -60,6 +71,13 @@ app.command(rich_help_panel="Stack")(plan.plan)
 app.command(rich_help_panel="Stack")(deploy.deploy)
 app.command(rich_help_panel="Stack")(outputs.outputs)
 app.command(rich_help_panel="Stack")(destroy.destroy)
+app.command(
+    rich_help_panel="Traffic",
+    context_settings={"ignore_unknown_options": True},  # so `shift -10 110` is validated by us
+)(shift.shift)
+app.command(rich_help_panel="Traffic")(rollback.rollback)
+app.command("rollout", rich_help_panel="Traffic")(rollout.rollout_command)
+app.command("status", rich_help_panel="Traffic")(status.status_command)
 app.add_typer(local.app, name="local", rich_help_panel="Embedded AWS")
 
 

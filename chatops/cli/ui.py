@@ -88,6 +88,11 @@ def render_plan(summary: PlanSummary, target_label: str) -> None:
         console.print(
             f"[green]No changes.[/] The stack on {target_label} matches the configuration."
         )
+        if summary.output_changes:
+            console.print(
+                "Only output values differ from the state (saved by the next deploy): "
+                + ", ".join(summary.output_changes)
+            )
         return
     table = Table(title=f"Plan for {target_label}", title_justify="left")
     table.add_column("Module")
@@ -105,8 +110,6 @@ def render_plan(summary: PlanSummary, target_label: str) -> None:
     for change in summary.pending:
         if change.kind != "create":
             console.print(f"  {_SYMBOLS.get(change.kind, '?'):>3} {change.address}")
-    if summary.output_changes and not summary.pending:
-        console.print(f"  outputs change: {', '.join(summary.output_changes)}")
     console.print(
         f"[bold]Plan:[/] {counts.add} to add, {counts.change} to change, "
         f"{counts.destroy} to destroy."
@@ -117,6 +120,7 @@ def plan_json(summary: PlanSummary) -> dict[str, Any]:
     counts = summary.counts
     return {
         "changes": summary.has_changes,
+        "output_changes": list(summary.output_changes),
         "add": counts.add,
         "change": counts.change,
         "destroy": counts.destroy,

@@ -19,10 +19,11 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from chatops.emulator.server import INSTANCE_PATH
 from chatops.errors import EmulatorDown, EmulatorStartFailed
 
 HOST = "127.0.0.1"
+# Answered by the emulator itself (see server.py); kept here so the CLI never imports moto.
+INSTANCE_PATH = "/__chatops/instance"
 START_TIMEOUT = 30.0
 
 

@@ -22,8 +22,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from chatops.emulator import patches
-
-INSTANCE_PATH = "/__chatops/instance"
+from chatops.emulator.manager import INSTANCE_PATH
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -157,6 +157,12 @@ class PlanSummary:
 
     @property
     def has_changes(self) -> bool:
+        """Whether any resource would change. Output values alone are not the stack."""
+        return bool(self.pending)
+
+    @property
+    def applyable(self) -> bool:
+        """Whether an apply would do anything, if only save new output values."""
         return bool(self.pending) or bool(self.output_changes)
 
     def by_module(self) -> dict[str, ChangeCounts]:

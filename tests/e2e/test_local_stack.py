@@ -25,7 +25,7 @@ from chatops.cli.main import app
 from chatops.emulator.manager import EmulatorManager
 from chatops.inventory import StackId, find_resources
 from chatops.project import STATE_DIR_ENV
-from tests.helpers import ROOT
+from tests.helpers import ROOT, state_lock_held
 
 pytestmark = pytest.mark.e2e
 REGION = "ap-northeast-2"
@@ -184,6 +184,130 @@ def test_plan_right_after_deploy_shows_no_changes(home: Path, deployment: dict[s
     result = chatops(home, "plan", "--local")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No changes." in result.stdout
+
+
+def listener_weights(home: Path, outputs: dict[str, Any]) -> dict[str, int]:
+    listener = client_factory(home)("elbv2").describe_listeners(
+        ListenerArns=[outputs["listener_arn"]]
+    )
+    groups = listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    names = {outputs["blue_target_group_arn"]: "blue", outputs["green_target_group_arn"]: "green"}
+    return {names[g["TargetGroupArn"]]: g["Weight"] for g in groups}
+
+
+def traffic_status(home: Path) -> dict[str, Any]:
+    result = chatops(home, "status", "--local", "--json")
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def test_status_after_deploy(home: Path, deployment: dict[str, Any]) -> None:
+    status = traffic_status(home)
+    assert status["weights"] == {"blue": 100, "green": 0}
+    assert status["drift"] is False and status["stable"] == "blue"
+    for colour in ("blue", "green"):
+        assert status["colours"][colour]["targets"]["healthy"] == 1
+        assert status["colours"][colour]["tasks"] == {"running": 1, "desired": 1, "pending": 0}
+        assert status["colours"][colour]["image"].endswith(f"chatapp-dev:{colour}")
+    assert len(status["alarms"]) == 8 and status["alarms_firing"] == []
+
+
+def test_shift_moves_traffic_and_the_next_plan_shows_no_changes(
+    home: Path, deployment: dict[str, Any]
+) -> None:
+    result = chatops(home, "shift", "--local", "50", "50")
+    assert result.returncode == 0, result.stderr
+    assert "blue 100% / green 0%  ->  blue 50% / green 50%" in result.stdout
+    assert listener_weights(home, deployment["outputs"]) == {"blue": 50, "green": 50}
+    plan = chatops(home, "plan", "--local")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "No changes." in plan.stdout
+    status = traffic_status(home)
+    assert status["weights"] == {"blue": 50, "green": 50} and status["drift"] is False
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [["60", "50"], ["-10", "110"], ["50.5", "49.5"], ["abc", "50"], ["50"], ["1", "2", "97"]],
+)
+def test_bad_shift_input_changes_nothing(
+    home: Path, deployment: dict[str, Any], weights: list[str]
+) -> None:
+    result = chatops(home, "shift", "--local", *weights)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr
+    assert listener_weights(home, deployment["outputs"]) == {"blue": 50, "green": 50}
+
+
+def test_drift_is_reported_with_the_command_that_reconciles_it(
+    home: Path, deployment: dict[str, Any]
+) -> None:
+    outputs = deployment["outputs"]
+    client_factory(home)("elbv2").modify_listener(
+        ListenerArn=outputs["listener_arn"],
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": outputs["blue_target_group_arn"], "Weight": 70},
+                        {"TargetGroupArn": outputs["green_target_group_arn"], "Weight": 30},
+                    ],
+                    # A weight change in the console keeps the stickiness setting.
+                    "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 3600},
+                },
+            }
+        ],
+    )
+    status = traffic_status(home)
+    assert status["weights"] == {"blue": 70, "green": 30}
+    assert status["drift"] is True
+    assert status["reconcile"] == "chatops shift --local 50 50"
+    assert chatops(home, "shift", "--local", "50", "50").returncode == 0
+    assert traffic_status(home)["drift"] is False
+
+
+def test_rollback_works_while_another_process_holds_the_state_lock(
+    home: Path, deployment: dict[str, Any]
+) -> None:
+    state = home / "local" / "terraform.tfstate"
+    with state_lock_held(state, "deploy-in-progress", "dave@laptop", "2026-11-26T10:00:00Z"):
+        blocked = chatops(home, "plan", "--local")
+        result = chatops(home, "rollback", "--local")
+    assert blocked.returncode == 1 and "deploy-in-progress" in blocked.stderr
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Rolled back to blue: listener weights blue 50% / green 50%  ->  blue 100% / green 0%"
+        in result.stdout
+    )
+    assert listener_weights(home, deployment["outputs"]) == {"blue": 100, "green": 0}
+    status = traffic_status(home)
+    assert status["weights"] == {"blue": 100, "green": 0} and status["drift"] is False
+    assert chatops(home, "plan", "--local").returncode == 0
+
+
+def test_rollout_to_green_ends_with_all_traffic_on_green(
+    home: Path, deployment: dict[str, Any]
+) -> None:
+    result = chatops(
+        home,
+        "rollout",
+        "--local",
+        "--to",
+        "green",
+        "--steps",
+        "10,50",
+        "--bake",
+        "1",
+        "--poll",
+        "0.2",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Rollout complete: blue 0% / green 100%" in result.stdout
+    status = traffic_status(home)
+    assert status["weights"] == {"blue": 0, "green": 100} and status["stable"] == "green"
+    assert "Nothing to roll back" in chatops(home, "rollback", "--local").stdout
+    assert chatops(home, "plan", "--local").returncode == 0
 
 
 def test_local_status_counts_the_stack(home: Path, deployment: dict[str, Any]) -> None:

@@ -38,7 +38,8 @@ def deploy(
     prepare(stack)
     with PlanView(f"Planning against {stack.target.label}...", out=err_console) as view:
         plan = stack.plan(options.variables(var), var_file or [], on_event=view.handle)
-    render_plan(plan.summary, stack.target.label) if not json_output else None
+    if not json_output:
+        render_plan(plan.summary, stack.target.label)
     if plan.has_changes:
         confirm(f"Apply these changes to {stack.target.label}?", yes=yes, what="deploy")
         total = sum(2 if change.kind == "replace" else 1 for change in plan.summary.pending)
@@ -48,6 +49,9 @@ def deploy(
             f"[green]Deployed[/] {progress.done} resource change(s) to {stack.target.label} "
             f"in {progress.elapsed:.0f}s."
         )
+    elif plan.summary.applyable:
+        # Nothing real changes (e.g. after a shift): save the new output values quietly.
+        outputs = stack.apply(plan)
     else:
         outputs = stack.outputs()
     if json_output:

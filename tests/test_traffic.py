@@ -1,0 +1,394 @@
+"""Traffic control against moto (in-process, with the emulator's patches)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chatops.emulator import patches
+from chatops.errors import UsageError
+from chatops.traffic import (
+    COLOURS,
+    Endpoints,
+    ReadBackMismatch,
+    RolloutFailed,
+    TrafficControl,
+    TrafficRecord,
+    UnhealthyColour,
+    Weights,
+    read_weights_file,
+    rollout,
+    rollout_steps,
+    status,
+)
+
+REGION = "ap-northeast-2"
+
+
+# --- pure logic --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["100", "0"], Weights(100, 0)),
+        (["0", "100"], Weights(0, 100)),
+        (["90", "10"], Weights(90, 10)),
+        (["50", "50"], Weights(50, 50)),
+    ],
+)
+def test_weights_accepted(values: list[str], expected: Weights) -> None:
+    assert Weights.parse(values) == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["60", "50"], "must sum to 100; blue 60 + green 50 = 110"),
+        (["-10", "110"], "-10 is outside that range"),
+        (["50.5", "49.5"], "'50.5' is not one"),
+        (["abc", "100"], "'abc' is not one"),
+        (["50"], "expected two weights, BLUE and GREEN; got 1"),
+        (["30", "30", "40"], "expected two weights, BLUE and GREEN; got 3"),
+        (["50", "49"], "blue 50 + green 49 = 99"),
+    ],
+)
+def test_weights_refused(values: list[str], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        Weights.parse(values)
+    assert message in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("to", "steps", "expected"),
+    [
+        ("green", [10, 50, 100], [(90, 10), (50, 50), (0, 100)]),
+        ("green", [25], [(75, 25), (0, 100)]),
+        ("blue", [10, 50], [(10, 90), (50, 50), (100, 0)]),
+    ],
+)
+def test_rollout_steps_always_end_on_the_new_colour(to, steps, expected) -> None:
+    assert [(w.blue, w.green) for w in rollout_steps(to, steps)] == expected
+
+
+@pytest.mark.parametrize("steps", [[50, 10], [0, 50], [10, 101], []])
+def test_rollout_steps_refused(steps: list[int]) -> None:
+    with pytest.raises(UsageError):
+        rollout_steps("green", steps)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "stable_before", "stable_after"),
+    [
+        (Weights(100, 0), Weights(90, 10), "blue", "blue"),
+        (Weights(90, 10), Weights(50, 50), "blue", "blue"),
+        (Weights(50, 50), Weights(0, 100), "blue", "green"),
+        (Weights(0, 100), Weights(10, 90), "green", "green"),
+        (Weights(50, 50), Weights(60, 40), "green", "green"),
+    ],
+)
+def test_the_stable_colour_is_the_one_that_held_everything_before(
+    before, after, stable_before, stable_after
+) -> None:
+    record = TrafficRecord(stable=stable_before)
+    record.note(before, after, "shift")
+    assert record.stable == stable_after
+
+
+# --- against moto -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws() -> Iterator[Callable[[str], Any]]:
+    with mock_aws(), patches.patched():
+        yield lambda service: boto3.client(service, region_name=REGION)
+
+
+def build_stack(aws: Callable[[str], Any], desired: dict[str, int]) -> Endpoints:
+    """The traffic-relevant part of the stack: ALB, listener, two target groups, services."""
+    ec2, elbv2, ecs, cloudwatch = aws("ec2"), aws("elbv2"), aws("ecs"), aws("cloudwatch")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in enumerate("ab")
+    ]
+    group = ec2.create_security_group(GroupName="alb", Description="alb", VpcId=vpc)["GroupId"]
+    alb = elbv2.create_load_balancer(Name="chat-alb", Subnets=subnets, SecurityGroups=[group])
+    alb_arn = alb["LoadBalancers"][0]["LoadBalancerArn"]
+    groups = {
+        colour: elbv2.create_target_group(
+            Name=f"chat-{colour}", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip"
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for colour in COLOURS
+    }
+    listener = elbv2.create_listener(
+        LoadBalancerArn=alb_arn,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": groups["blue"], "Weight": 100},
+                        {"TargetGroupArn": groups["green"], "Weight": 0},
+                    ],
+                    "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 3600},
+                },
+            }
+        ],
+    )["Listeners"][0]["ListenerArn"]
+    ecs.create_cluster(clusterName="chat-cluster")
+    for colour in COLOURS:
+        ecs.register_task_definition(
+            family=f"chat-{colour}",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[{"name": "app", "image": f"chat:{colour}", "essential": True}],
+        )
+        ecs.create_service(
+            cluster="chat-cluster",
+            serviceName=f"chat-service-{colour}",
+            taskDefinition=f"chat-{colour}",
+            desiredCount=desired[colour],
+            loadBalancers=[
+                {"targetGroupArn": groups[colour], "containerName": "app", "containerPort": 8080}
+            ],
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group]}
+            },
+        )
+    alarms = {}
+    for key in ("target-5xx-blue", "target-5xx-green", "alb-5xx"):
+        name = f"chat-{key}"
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace="AWS/ApplicationELB",
+            MetricName="HTTPCode_Target_5XX_Count",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=5,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        alarms[key] = name
+    return Endpoints(
+        region=REGION,
+        listener_arn=listener,
+        target_groups=groups,
+        cluster="chat-cluster",
+        services={colour: f"chat-service-{colour}" for colour in COLOURS},
+        alarms=alarms,
+        alarm_colours={"target-5xx-blue": "blue", "target-5xx-green": "green", "alb-5xx": None},
+    )
+
+
+@pytest.fixture
+def control(aws, tmp_path: Path) -> TrafficControl:
+    endpoints = build_stack(aws, {"blue": 2, "green": 1})
+    return TrafficControl(endpoints, aws, tmp_path / "traffic.json", tmp_path / "weights.json")
+
+
+def listener_weights(aws, control: TrafficControl) -> dict[str, int]:
+    listener = aws("elbv2").describe_listeners(ListenerArns=[control.endpoints.listener_arn])
+    forward = listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]
+    names = {arn: colour for colour, arn in control.endpoints.target_groups.items()}
+    return {names[g["TargetGroupArn"]]: g["Weight"] for g in forward["TargetGroups"]}
+
+
+def test_shift_updates_the_listener_and_the_terraform_record(aws, control) -> None:
+    result = control.shift(Weights(50, 50))
+    assert (result.before, result.after) == (Weights(100, 0), Weights(50, 50))
+    assert listener_weights(aws, control) == {"blue": 50, "green": 50}
+    assert read_weights_file(control.weights_path) == Weights(50, 50)
+    assert json.loads(control.weights_path.read_text()) == {"blue_weight": 50, "green_weight": 50}
+    forward = aws("elbv2").describe_listeners(ListenerArns=[control.endpoints.listener_arn])[
+        "Listeners"
+    ][0]["DefaultActions"][0]["ForwardConfig"]
+    assert forward["TargetGroupStickinessConfig"]["Enabled"] is True
+    assert TrafficRecord.load(control.record_path).stable == "blue"
+
+
+def test_shift_refuses_a_colour_without_running_tasks(aws, tmp_path) -> None:
+    endpoints = build_stack(aws, {"blue": 1, "green": 0})
+    control = TrafficControl(endpoints, aws, tmp_path / "t.json", tmp_path / "w.json")
+    with pytest.raises(UnhealthyColour, match="green cannot take traffic: 0 running"):
+        control.shift(Weights(90, 10))
+    assert listener_weights(aws, control) == {"blue": 100, "green": 0}
+    assert not control.weights_path.exists()
+    assert control.shift(Weights(90, 10), force=True).after == Weights(90, 10)
+
+
+class ConcurrentShift:
+    """A real ELBv2 client plus someone else changing the listener right after us."""
+
+    def __init__(self, client: Any, listener: str, groups: dict[str, str]) -> None:
+        self.client, self.listener, self.groups = client, listener, groups
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def modify_listener(self, **kwargs: Any) -> Any:
+        result = self.client.modify_listener(**kwargs)
+        self.client.modify_listener(
+            ListenerArn=self.listener,
+            DefaultActions=[
+                {
+                    "Type": "forward",
+                    "ForwardConfig": {
+                        "TargetGroups": [
+                            {"TargetGroupArn": self.groups["blue"], "Weight": 70},
+                            {"TargetGroupArn": self.groups["green"], "Weight": 30},
+                        ]
+                    },
+                }
+            ],
+        )
+        return result
+
+
+def test_read_back_mismatch_is_an_error(aws, control) -> None:
+    elbv2 = ConcurrentShift(
+        aws("elbv2"), control.endpoints.listener_arn, dict(control.endpoints.target_groups)
+    )
+    racing = TrafficControl(
+        control.endpoints,
+        lambda service: elbv2 if service == "elbv2" else aws(service),
+        control.record_path,
+        control.weights_path,
+    )
+    with pytest.raises(ReadBackMismatch, match="reports blue 70% / green 30% after setting"):
+        racing.shift(Weights(50, 50))
+    assert not control.weights_path.exists()
+
+
+def test_rollback_targets_the_recorded_stable_colour(aws, control) -> None:
+    control.shift(Weights(0, 100))  # green now holds everything: it is the stable colour
+    control.shift(Weights(60, 40))  # a rollout back to blue begins
+    stable, result = control.rollback()
+    assert stable == "green"
+    assert (result.before, result.after) == (Weights(60, 40), Weights(0, 100))
+    assert listener_weights(aws, control) == {"blue": 0, "green": 100}
+    assert read_weights_file(control.weights_path) == Weights(0, 100)
+
+
+def test_rollback_with_nothing_recorded_goes_to_blue(aws, control) -> None:
+    aws("elbv2").modify_listener(
+        ListenerArn=control.endpoints.listener_arn,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": control.endpoints.target_groups["blue"], "Weight": 20},
+                        {"TargetGroupArn": control.endpoints.target_groups["green"], "Weight": 80},
+                    ]
+                },
+            }
+        ],
+    )
+    stable, result = control.rollback()
+    assert stable == "blue" and result.after == Weights(100, 0) and result.changed
+
+
+def test_rollout_rolls_back_on_an_alarm(aws, control) -> None:
+    events = []
+
+    def observe(event) -> None:
+        events.append(event)
+        if event.kind == "tick" and event.step == 2:
+            aws("cloudwatch").set_alarm_state(
+                AlarmName="chat-target-5xx-green", StateValue="ALARM", StateReason="5xx burst"
+            )
+
+    with pytest.raises(RolloutFailed, match="chat-target-5xx-green") as caught:
+        rollout(
+            control,
+            "green",
+            rollout_steps("green", [10, 50, 100]),
+            bake=0.3,
+            poll=0.05,
+            observe=observe,
+            sleep=lambda s: None,
+        )
+    assert "rolled back to blue" in caught.value.message
+    assert listener_weights(aws, control) == {"blue": 100, "green": 0}
+    kinds = [e.kind for e in events if e.kind != "tick"]
+    assert kinds == ["step", "step", "rollback"]
+
+
+def test_rollout_rolls_back_on_ctrl_c(aws, control) -> None:
+    def observe(event) -> None:
+        if event.kind == "tick":
+            raise KeyboardInterrupt
+
+    with pytest.raises(RolloutFailed, match="interrupted at step 1"):
+        rollout(control, "green", rollout_steps("green", [10]), bake=5, observe=observe)
+    assert listener_weights(aws, control) == {"blue": 100, "green": 0}
+
+
+def test_rollout_ends_with_everything_on_the_new_colour(aws, control) -> None:
+    final = rollout(control, "green", rollout_steps("green", [10, 50]), bake=0, poll=0.01)
+    assert final == Weights(0, 100)
+    assert listener_weights(aws, control) == {"blue": 0, "green": 100}
+    assert TrafficRecord.load(control.record_path).stable == "green"
+
+
+def test_rollout_does_not_start_while_an_alarm_fires(aws, control) -> None:
+    aws("cloudwatch").set_alarm_state(AlarmName="chat-alb-5xx", StateValue="ALARM", StateReason="x")
+    with pytest.raises(RolloutFailed, match="not starting: alarms are already firing"):
+        rollout(control, "green", rollout_steps("green", [10]), bake=0)
+    assert listener_weights(aws, control) == {"blue": 100, "green": 0}
+
+
+STATUS_SCHEMA = {
+    "target": str,
+    "weights": dict,
+    "configured_weights": (dict, type(None)),
+    "drift": bool,
+    "reconcile": (str, type(None)),
+    "stable": str,
+    "colours": dict,
+    "alarms": list,
+    "alarms_firing": list,
+}
+
+
+def test_status_json_follows_the_documented_schema(aws, control) -> None:
+    control.shift(Weights(90, 10))
+    aws("cloudwatch").set_alarm_state(AlarmName="chat-alb-5xx", StateValue="ALARM", StateReason="x")
+    report = status(control, Weights(100, 0), "the test target", "chatops shift").to_json()
+    assert set(report) == set(STATUS_SCHEMA)
+    for key, kind in STATUS_SCHEMA.items():
+        assert isinstance(report[key], kind), key
+    assert report["weights"] == {"blue": 90, "green": 10}
+    assert report["drift"] is True and report["reconcile"] == "chatops shift 100 0"
+    blue = report["colours"]["blue"]
+    assert blue["weight"] == 90
+    assert blue["targets"] == {
+        "healthy": 2,
+        "unhealthy": 0,
+        "draining": 0,
+        "initial": 0,
+        "other": 0,
+        "total": 2,
+    }
+    assert blue["tasks"] == {"running": 2, "desired": 2, "pending": 0}
+    assert blue["image"] == "chat:blue"
+    assert report["alarms_firing"] == ["chat-alb-5xx"]
+    assert {a["key"]: a["colour"] for a in report["alarms"]}["target-5xx-green"] == "green"
+
+
+def test_status_without_drift(aws, control) -> None:
+    report = status(control, Weights(100, 0), "t", "chatops shift").to_json()
+    assert report["drift"] is False and report["reconcile"] is None
