@@ -8,9 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chatops.buckets import empty_bucket
+from chatops.errors import TerraformFailed
 from chatops.inventory import StackId, find_resources
 from chatops.targets import DEFAULT_REGION, Target
+from chatops.teardown import empty_bucket, release_deletion_protection, stop_access_logging
 from chatops.terraform.models import OutputValue, PlanSummary
 from chatops.terraform.runner import EventHandler, LineHandler, Terraform
 from chatops.traffic import (
@@ -22,6 +23,7 @@ from chatops.traffic import (
     write_weights_file,
 )
 
+_DESTROY_ATTEMPTS = 3
 _MODULE_BLOCK = re.compile(r'^module\s+"([^"]+)"', re.M)
 
 
@@ -210,19 +212,40 @@ class Stack:
         region = self.region(outputs)
         count = self.resource_count()
         s3 = self.target.client("s3", region)
-        emptied = {}
-        for bucket in self.bucket_names():
-            emptied[bucket] = empty_bucket(s3, bucket)
-            if on_bucket:
-                on_bucket(bucket, emptied[bucket])
-        try:
-            self.terraform.destroy(
-                self._variables(variables or {}),
-                [*self.target.var_files(), *var_files],
-                on_event=on_event,
+        buckets = self.bucket_names()
+        for bucket in buckets:
+            stop_access_logging(s3, bucket)
+        emptied = dict.fromkeys(buckets, 0)
+
+        def empty_all() -> None:
+            for bucket in buckets:
+                deleted = empty_bucket(s3, bucket)
+                emptied[bucket] += deleted
+                if on_bucket and deleted:
+                    on_bucket(bucket, deleted)
+
+        empty_all()
+        if "alb_arn" in outputs:
+            release_deletion_protection(
+                self.target.client("elbv2", region), str(outputs["alb_arn"].value)
             )
-        finally:
-            self.target.record_state_owner()
+        for attempt in range(1, _DESTROY_ATTEMPTS + 1):
+            try:
+                self.terraform.destroy(
+                    self._variables(variables or {}),
+                    [*self.target.var_files(), *var_files],
+                    on_event=on_event,
+                )
+                break
+            except TerraformFailed as error:
+                # Log objects delivered after the emptying (S3 delivers access logs late):
+                # empty again and let Terraform finish.
+                late_logs = any("BucketNotEmpty" in d.one_line() for d in error.diagnostics)
+                if not late_logs or attempt == _DESTROY_ATTEMPTS:
+                    raise
+                empty_all()
+            finally:
+                self.target.record_state_owner()
         # The stack is gone: so are its traffic record and recorded weights.
         self.traffic_record_path.unlink(missing_ok=True)
         self.target.weights_path.unlink(missing_ok=True)

@@ -1,31 +1,45 @@
-provider "aws" {
-  region = var.aws_region
-
-  default_tags {
-    tags = merge(var.tags, {
-      Project     = var.project_name
-      Environment = var.environment
-      ManagedBy   = "terraform"
-    })
-  }
-}
-
-data "aws_availability_zones" "available" {
-  state = "available"
-
-  filter {
-    name   = "opt-in-status"
-    values = ["opt-in-not-required"]
-  }
-}
-
 locals {
-  name_prefix        = "${var.project_name}-${var.environment}"
-  availability_zones = length(var.availability_zones) > 0 ? var.availability_zones : slice(data.aws_availability_zones.available.names, 0, 2)
+  name_prefix = "${var.project_name}-${var.environment}"
+  tags = merge(var.tags, {
+    Project     = var.project_name
+    Environment = var.environment
+    ManagedBy   = "terraform"
+  })
+
+  # Zones are named, never "whatever the region lists first": the set cannot change
+  # under the stack when AWS adds a zone.
+  wanted_zones = length(var.availability_zones) > 0 ? var.availability_zones : ["${var.aws_region}a", "${var.aws_region}b"]
 
   images = {
     blue  = var.blue_image != "" ? var.blue_image : "${module.ecr.repository_url}:blue"
     green = var.green_image != "" ? var.green_image : "${module.ecr.repository_url}:green"
+  }
+}
+
+provider "aws" {
+  region = var.aws_region
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+# CloudFront's WAF and its logs live in us-east-1, whatever the stack's region.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+data "aws_availability_zones" "selected" {
+  state = "available"
+
+  filter {
+    name   = "zone-name"
+    values = local.wanted_zones
   }
 }
 
@@ -34,7 +48,7 @@ module "vpc" {
 
   name_prefix                = local.name_prefix
   cidr_block                 = var.vpc_cidr
-  availability_zones         = local.availability_zones
+  availability_zones         = data.aws_availability_zones.selected.names
   enable_interface_endpoints = var.enable_interface_endpoints
   enable_flow_logs           = var.enable_flow_logs
   flow_logs_retention_days   = var.log_retention_days
@@ -105,28 +119,30 @@ module "alb" {
   certificate_arn            = var.certificate_arn
   enable_deletion_protection = var.alb_deletion_protection
   logs_retention_days        = var.alb_logs_retention_days
+  enable_waf                 = var.enable_waf
+  waf_rate_limit             = var.waf_rate_limit
+  waf_log_retention_days     = var.log_retention_days
 }
 
 module "ecs" {
   source = "./modules/ecs"
 
-  name_prefix               = local.name_prefix
-  private_subnet_ids        = module.vpc.private_subnet_ids
-  security_group_ids        = [module.security_groups.tasks_security_group_id]
-  target_group_arns         = module.alb.target_group_arns
-  images                    = local.images
-  desired_counts            = { blue = var.blue_desired_count, green = var.green_desired_count }
-  container_port            = var.container_port
-  cpu                       = var.task_cpu
-  memory                    = var.task_memory
-  cpu_architecture          = var.cpu_architecture
-  capacity_provider         = var.capacity_provider
-  execution_role_arn        = module.iam.execution_role_arn
-  task_role_arn             = module.iam.task_role_arn
-  log_retention_days        = var.log_retention_days
-  enable_container_insights = var.enable_container_insights
-  enable_xray               = var.enable_xray
-  enable_execute_command    = var.enable_execute_command
+  name_prefix            = local.name_prefix
+  private_subnet_ids     = module.vpc.private_subnet_ids
+  security_group_ids     = [module.security_groups.tasks_security_group_id]
+  target_group_arns      = module.alb.target_group_arns
+  images                 = local.images
+  desired_counts         = { blue = var.blue_desired_count, green = var.green_desired_count }
+  container_port         = var.container_port
+  cpu                    = var.task_cpu
+  memory                 = var.task_memory
+  cpu_architecture       = var.cpu_architecture
+  capacity_provider      = var.capacity_provider
+  execution_role_arn     = module.iam.execution_role_arn
+  task_role_arn          = module.iam.task_role_arn
+  log_retention_days     = var.log_retention_days
+  enable_xray            = var.enable_xray
+  enable_execute_command = var.enable_execute_command
 
   environment = {
     AWS_REGION         = var.aws_region
@@ -158,6 +174,11 @@ module "monitoring" {
 module "cloudfront" {
   source = "./modules/cloudfront"
 
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
+
   name_prefix         = local.name_prefix
   bucket_name         = var.s3_bucket_name
   price_class         = var.cloudfront_price_class
@@ -165,4 +186,11 @@ module "cloudfront" {
   alb_domain_name     = var.cloudfront_alb_origin_domain != "" ? var.cloudfront_alb_origin_domain : module.alb.dns_name
   alb_origin_protocol = var.certificate_arn != "" ? "https-only" : "http-only"
   wait_for_deployment = var.cloudfront_wait_for_deployment
+  kms_encryption      = var.cloudfront_kms_encryption
+  access_logs_bucket  = module.alb.logs_bucket_name
+  aliases             = var.cloudfront_aliases
+  certificate_arn     = var.cloudfront_certificate_arn
+  enable_waf          = var.enable_waf
+  waf_rate_limit      = var.waf_rate_limit
+  waf_log_retention   = var.log_retention_days
 }

@@ -27,6 +27,11 @@ output "alb_dns_name" {
   value       = module.alb.dns_name
 }
 
+output "alb_arn" {
+  description = "ARN of the ALB."
+  value       = module.alb.alb_arn
+}
+
 output "alb_url" {
   description = "Base URL of the chat service through the ALB."
   value       = module.alb.url

@@ -142,8 +142,25 @@ variable "alb_ingress_cidr_blocks" {
 
 variable "alb_deletion_protection" {
   type        = bool
-  description = "Refuse to delete the ALB until turned off (free; off so demo stacks can be destroyed)."
+  description = "Refuse to delete the ALB until turned off. Free; `chatops destroy` turns it off itself before destroying."
+  default     = true
+}
+
+variable "enable_waf" {
+  type        = bool
+  description = "AWS WAF in front of the ALB and CloudFront (AWS managed rules: common, known bad inputs incl. Log4j, anonymous IPs; plus a per-IP rate limit), with logs. Costs about $18/month for the two web ACLs plus $0.60 per million requests and log ingestion."
   default     = false
+}
+
+variable "waf_rate_limit" {
+  type        = number
+  description = "Requests one IP may make in 5 minutes before WAF blocks it (when enable_waf)."
+  default     = 2000
+
+  validation {
+    condition     = var.waf_rate_limit >= 100 && var.waf_rate_limit <= 2000000000
+    error_message = "waf_rate_limit must be from 100 to 2000000000 requests per 5 minutes."
+  }
 }
 
 variable "alb_logs_retention_days" {
@@ -237,12 +254,6 @@ variable "capacity_provider" {
   type        = string
   description = "FARGATE, or FARGATE_SPOT (~70% cheaper; AWS may reclaim tasks with two minutes' notice: not for a live demo)."
   default     = "FARGATE"
-}
-
-variable "enable_container_insights" {
-  type        = bool
-  description = "Container Insights metrics on the ECS cluster (a few dollars a month at $0.30 per metric-month)."
-  default     = true
 }
 
 variable "enable_xray" {
@@ -344,6 +355,24 @@ variable "cloudfront_alb_origin_domain" {
   type        = string
   description = "Domain CloudFront uses to reach the ALB; empty uses the ALB's DNS name. With certificate_arn, set it to the name the certificate covers."
   default     = ""
+}
+
+variable "cloudfront_kms_encryption" {
+  type        = bool
+  description = "Encrypt the static site bucket with a customer managed KMS key CloudFront may use ($1/month for the key; S3 bucket keys keep request costs to cents). false: SSE-S3."
+  default     = true
+}
+
+variable "cloudfront_aliases" {
+  type        = list(string)
+  description = "Custom domain names for the distribution (needs cloudfront_certificate_arn). Empty: the *.cloudfront.net name."
+  default     = []
+}
+
+variable "cloudfront_certificate_arn" {
+  type        = string
+  description = "ACM certificate in us-east-1 covering cloudfront_aliases; viewers then get TLS 1.2+ only. null: the default *.cloudfront.net certificate."
+  default     = null
 }
 
 variable "cloudfront_wait_for_deployment" {

@@ -463,3 +463,71 @@ def test_patches_install_and_revert_cleanly() -> None:
 )
 def test_policy_conditions_are_evaluated(conditions, incoming, holds: bool) -> None:
     assert patches._conditions_hold(conditions, incoming) is holds
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_eventbridge_notifications_are_described(aws, applied: bool) -> None:
+    def scenario() -> dict[str, Any]:
+        s3 = aws("s3")
+        s3.create_bucket(
+            Bucket="chat-site", CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        s3.put_bucket_notification_configuration(
+            Bucket="chat-site", NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        return dict(s3.get_bucket_notification_configuration(Bucket="chat-site"))
+
+    configuration = run_with("s3-eventbridge-notifications", scenario, applied=applied)
+    assert ("EventBridgeConfiguration" in configuration) is applied
+
+
+SECURITY_HEADERS = {
+    "Name": "chat-security-headers",
+    "SecurityHeadersConfig": {
+        "StrictTransportSecurity": {
+            "Override": True,
+            "AccessControlMaxAgeSec": 31536000,
+            "IncludeSubdomains": True,
+            "Preload": True,
+        },
+        "FrameOptions": {"Override": True, "FrameOption": "DENY"},
+    },
+}
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_response_headers_policies_exist(aws, applied: bool) -> None:
+    def scenario() -> tuple[dict[str, Any], list[str]]:
+        cloudfront = aws("cloudfront")
+        created = cloudfront.create_response_headers_policy(
+            ResponseHeadersPolicyConfig=SECURITY_HEADERS
+        )
+        policy_id = created["ResponseHeadersPolicy"]["Id"]
+        fetched = cloudfront.get_response_headers_policy(Id=policy_id)["ResponseHeadersPolicy"]
+        cloudfront.update_response_headers_policy(
+            Id=policy_id,
+            IfMatch=created["ETag"],
+            ResponseHeadersPolicyConfig={**SECURITY_HEADERS, "Comment": "updated"},
+        )
+        comment = cloudfront.get_response_headers_policy_config(Id=policy_id)[
+            "ResponseHeadersPolicyConfig"
+        ]["Comment"]
+        cloudfront.delete_response_headers_policy(Id=policy_id, IfMatch=created["ETag"])
+        left = cloudfront.list_response_headers_policies()["ResponseHeadersPolicyList"]
+        return fetched["ResponseHeadersPolicyConfig"], [comment, str(left["Quantity"])]
+
+    if not applied:
+        with pytest.raises((botocore.exceptions.ClientError, NotImplementedError)):
+            run_with("cloudfront-response-headers-policies", scenario, applied=False)
+        return
+    config, (comment, left) = run_with(
+        "cloudfront-response-headers-policies", scenario, applied=True
+    )
+    assert config["SecurityHeadersConfig"]["FrameOptions"]["FrameOption"] == "DENY"
+    assert (comment, left) == ("updated", "0")
+
+
+def test_missing_response_headers_policy_is_reported(aws) -> None:
+    with patches.patched():
+        with pytest.raises(botocore.exceptions.ClientError, match="NoSuchResponseHeadersPolicy"):
+            aws("cloudfront").get_response_headers_policy(Id="NOPE")

@@ -235,6 +235,8 @@ class ApplyView:
 
     def handle(self, event: UIEvent) -> None:
         address = event.resource_address
+        if event.action == "read":
+            return  # data sources read during the apply are not resource changes
         if event.type == "apply_start":
             self.in_flight.started[address] = time.monotonic()
         elif event.type in ("apply_complete", "apply_errored"):

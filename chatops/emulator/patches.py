@@ -16,9 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from moto.cloudfront import exceptions as cloudfront_exceptions
 from moto.cloudfront import models as cloudfront_models
-from moto.core.responses import EmptyResult
-from moto.core.utils import camelcase_to_underscores
+from moto.cloudfront import responses as cloudfront_responses
+from moto.cloudfront import urls as cloudfront_urls
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import camelcase_to_underscores, utcnow
 from moto.ec2.models import ec2_backends
 from moto.ec2.models import security_groups as security_group_models
 from moto.ecs import models as ecs_models
@@ -29,6 +32,7 @@ from moto.elasticache import responses as elasticache_responses
 from moto.elbv2.models import elbv2_backends
 from moto.iam import access_control
 from moto.s3 import models as s3_models
+from moto.s3 import responses as s3_responses
 
 Revert = Callable[[], None]
 
@@ -269,6 +273,122 @@ def _install_origin_access_control() -> Revert:
     return _replace(cls, "__init__", __init__)
 
 
+class NoSuchResponseHeadersPolicy(cloudfront_exceptions.CloudFrontException):
+    code = "NoSuchResponseHeadersPolicy"
+
+    def __init__(self) -> None:
+        super().__init__("The response headers policy does not exist.")
+
+
+_RESPONSE_HEADERS_PATHS = {
+    "{0}/2020-05-31/response-headers-policy$": cloudfront_responses.CloudFrontResponse.dispatch,
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)$": (
+        cloudfront_responses.CloudFrontResponse.dispatch
+    ),
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": (
+        cloudfront_responses.CloudFrontResponse.dispatch
+    ),
+}
+
+
+def _install_response_headers_policies() -> Revert:
+    cls = cloudfront_responses.CloudFrontResponse
+
+    def policies(response: Any) -> dict[str, dict[str, Any]]:
+        backend = response.backend
+        if not hasattr(backend, "response_headers_policies"):
+            backend.response_headers_policies = {}
+        store: dict[str, dict[str, Any]] = backend.response_headers_policies
+        return store
+
+    def find(response: Any) -> dict[str, Any]:
+        policy = policies(response).get(response._get_param("Id"))
+        if policy is None:
+            raise NoSuchResponseHeadersPolicy()
+        return policy
+
+    def described(policy: dict[str, Any]) -> Any:
+        return ActionResult(
+            {
+                "ResponseHeadersPolicy": {
+                    "Id": policy["Id"],
+                    "LastModifiedTime": policy["LastModifiedTime"],
+                    "ResponseHeadersPolicyConfig": policy["Config"],
+                },
+                "ETag": policy["ETag"],
+            }
+        )
+
+    def create(self: Any) -> Any:
+        policy = {
+            "Id": cloudfront_models.random_id(),
+            "LastModifiedTime": utcnow(),
+            "Config": self._get_param("ResponseHeadersPolicyConfig", {}),
+            "ETag": cloudfront_models.random_id(),
+        }
+        policies(self)[policy["Id"]] = policy
+        result = described(policy)
+        result.result["Location"] = (
+            f"https://cloudfront.amazonaws.com/2020-05-31/response-headers-policy/{policy['Id']}"
+        )
+        return result
+
+    def get(self: Any) -> Any:
+        return described(find(self))
+
+    def get_config(self: Any) -> Any:
+        policy = find(self)
+        return ActionResult(
+            {"ResponseHeadersPolicyConfig": policy["Config"], "ETag": policy["ETag"]}
+        )
+
+    def update(self: Any) -> Any:
+        policy = find(self)
+        policy.update(
+            Config=self._get_param("ResponseHeadersPolicyConfig", {}),
+            LastModifiedTime=utcnow(),
+            ETag=cloudfront_models.random_id(),
+        )
+        return described(policy)
+
+    def delete(self: Any) -> Any:
+        policies(self).pop(find(self)["Id"])
+        return EmptyResult()
+
+    def list_policies(self: Any) -> Any:
+        items = [
+            {
+                "Type": "custom",
+                "ResponseHeadersPolicy": {
+                    "Id": p["Id"],
+                    "LastModifiedTime": p["LastModifiedTime"],
+                    "ResponseHeadersPolicyConfig": p["Config"],
+                },
+            }
+            for p in policies(self).values()
+        ]
+        return ActionResult(
+            {"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": len(items), "Items": items}}
+        )
+
+    reverts = [
+        _replace(cls, "create_response_headers_policy", create),
+        _replace(cls, "get_response_headers_policy", get),
+        _replace(cls, "get_response_headers_policy_config", get_config),
+        _replace(cls, "update_response_headers_policy", update),
+        _replace(cls, "delete_response_headers_policy", delete),
+        _replace(cls, "list_response_headers_policies", list_policies),
+    ]
+    added = [path for path in _RESPONSE_HEADERS_PATHS if path not in cloudfront_urls.url_paths]
+    cloudfront_urls.url_paths.update(_RESPONSE_HEADERS_PATHS)
+
+    def remove_paths() -> None:
+        for path in added:
+            cloudfront_urls.url_paths.pop(path, None)
+
+    return _chain(*reverts, remove_paths)
+
+
 # --- EC2 --------------------------------------------------------------------------
 
 
@@ -450,6 +570,38 @@ def _install_policy_conditions() -> Revert:
 # --- S3 ---------------------------------------------------------------------------
 
 
+def _install_eventbridge_notifications() -> Revert:
+    cls = s3_responses.S3Response
+
+    def get_bucket_notification(self: Any) -> Any:
+        configuration = self.backend.get_bucket_notification_configuration(self.bucket_name)
+        if not configuration:
+            return self.serialized(EmptyResult())
+
+        def entries(items: Any, arn_key: str) -> list[dict[str, Any]]:
+            found = []
+            for item in items:
+                entry: dict[str, Any] = {"Id": item.id, arn_key: item.arn, "Events": item.events}
+                if item.filters:
+                    entry["Filter"] = {"Key": {"FilterRules": item.filters["S3Key"]["FilterRule"]}}
+                found.append(entry)
+            return found
+
+        result: dict[str, Any] = {
+            "TopicConfigurations": entries(configuration.topic, "TopicArn"),
+            "QueueConfigurations": entries(configuration.queue, "QueueArn"),
+            "LambdaFunctionConfigurations": entries(
+                configuration.cloud_function, "LambdaFunctionArn"
+            ),
+        }
+        if configuration.event_bridge is not None:
+            result["EventBridgeConfiguration"] = {}
+        self.data["Action"] = "GetBucketNotificationConfiguration"
+        return self.serialized(ActionResult(result))
+
+    return _replace(cls, "get_bucket_notification", get_bucket_notification)
+
+
 def _install_suspended_version_delete() -> Revert:
     backend_cls = s3_models.S3Backend
     original = backend_cls.delete_object
@@ -523,6 +675,12 @@ PATCHES: tuple[Patch, ...] = (
         _install_origin_access_control,
     ),
     Patch(
+        "cloudfront-response-headers-policies",
+        "Response headers policies are not implemented (the API answers 404): a distribution "
+        "with its own security headers cannot be deployed.",
+        _install_response_headers_policies,
+    ),
+    Patch(
         "cloudfront-default-certificate",
         "The default certificate is described with SSLSupportMethod 'sni-only' and empty "
         "certificate fields: every plan shows a change.",
@@ -540,6 +698,12 @@ PATCHES: tuple[Patch, ...] = (
         "condition fails counts as a deny: the buckets' DenyInsecureTransport statement "
         "refuses every object write and delete, so destroy cannot empty them.",
         _install_policy_conditions,
+    ),
+    Patch(
+        "s3-eventbridge-notifications",
+        "GetBucketNotificationConfiguration leaves out EventBridgeConfiguration: every plan "
+        "turns the buckets' EventBridge notifications back on.",
+        _install_eventbridge_notifications,
     ),
     Patch(
         "s3-suspended-version-delete",

@@ -9,7 +9,7 @@ mock_provider "aws" {
   }
 
   mock_data "aws_availability_zones" {
-    defaults = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
+    defaults = { names = ["eu-west-1a", "eu-west-1b"] }
   }
 
   mock_data "aws_region" {
@@ -19,6 +19,11 @@ mock_provider "aws" {
   mock_data "aws_caller_identity" {
     defaults = { account_id = "210987654321" }
   }
+}
+
+# CloudFront's WAF and its logs are created through this provider (us-east-1).
+mock_provider "aws" {
+  alias = "us_east_1"
 }
 
 variables {

@@ -8,7 +8,7 @@ mock_provider "aws" {
   }
 
   mock_data "aws_availability_zones" {
-    defaults = { names = ["ap-northeast-2a", "ap-northeast-2b", "ap-northeast-2c"] }
+    defaults = { names = ["ap-northeast-2a", "ap-northeast-2b"] }
   }
 
   mock_data "aws_region" {
@@ -18,6 +18,11 @@ mock_provider "aws" {
   mock_data "aws_caller_identity" {
     defaults = { account_id = "123456789012" }
   }
+}
+
+# CloudFront's WAF and its logs are created through this provider (us-east-1).
+mock_provider "aws" {
+  alias = "us_east_1"
 }
 
 run "rejects_weights_not_summing_to_100" {

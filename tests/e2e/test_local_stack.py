@@ -143,6 +143,30 @@ def test_deploy_creates_every_resource(home: Path, deployment: dict[str, Any]) -
     assert state_resources(home) >= 70
 
 
+def test_deployed_tasks_get_the_redis_token_only_as_a_secret(
+    home: Path, deployment: dict[str, Any]
+) -> None:
+    client = client_factory(home)
+    outputs = deployment["outputs"]
+    parameter = client("ssm").get_parameter(
+        Name=outputs["redis_auth_token_parameter"], WithDecryption=True
+    )["Parameter"]
+    token = parameter["Value"]
+    assert len(token) == 64
+    assert token not in json.dumps(outputs)
+    ecs = client("ecs")
+    for colour in ("blue", "green"):
+        service = ecs.describe_services(
+            cluster=outputs["ecs_cluster_name"], services=[outputs[f"{colour}_service_name"]]
+        )["services"][0]
+        definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+        containers = definition["taskDefinition"]["containerDefinitions"]
+        assert token not in json.dumps(containers)
+        app = next(c for c in containers if c["name"] == "app")
+        assert {"name": "REDIS_AUTH_TOKEN", "valueFrom": parameter["ARN"]} in app["secrets"]
+        assert all(c["user"].split(":")[0] not in ("", "0", "root") for c in containers)
+
+
 def test_services_run_behind_healthy_targets(home: Path, deployment: dict[str, Any]) -> None:
     client = client_factory(home)
     outputs = deployment["outputs"]

@@ -3,6 +3,11 @@ output "alb_arn" {
   value       = aws_lb.this.arn
 }
 
+output "waf_web_acl_arn" {
+  description = "ARN of the WAF web ACL in front of the ALB, or null when WAF is off."
+  value       = one(aws_wafv2_web_acl.this[*].arn)
+}
+
 output "alb_arn_suffix" {
   description = "ARN suffix of the load balancer (the LoadBalancer dimension of its CloudWatch metrics)."
   value       = aws_lb.this.arn_suffix
@@ -56,8 +61,10 @@ output "weights" {
 }
 
 output "logs_bucket_name" {
-  description = "S3 bucket receiving the access logs."
+  description = "S3 bucket receiving the access logs. Available once its policy lets ALB and S3 log delivery write."
   value       = aws_s3_bucket.logs.bucket
+
+  depends_on = [aws_s3_bucket_policy.logs]
 }
 
 output "logs_bucket_arn" {

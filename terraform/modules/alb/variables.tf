@@ -106,8 +106,26 @@ variable "ssl_policy" {
 
 variable "enable_deletion_protection" {
   type        = bool
-  description = "Refuse to delete the ALB until this is turned off. Free; off by default so a demo stack can be destroyed."
+  description = "Refuse to delete the ALB until this is turned off. Free; `chatops destroy` turns it off itself before destroying."
+  default     = true
+}
+
+variable "enable_waf" {
+  type        = bool
+  description = "Put an AWS WAF web ACL in front of the ALB: AWS managed rules (common, known bad inputs incl. Log4j, anonymous IPs) and a per-IP rate limit, logged to CloudWatch Logs. About $9/month plus $0.60 per million requests."
   default     = false
+}
+
+variable "waf_rate_limit" {
+  type        = number
+  description = "Requests one IP may make in 5 minutes before the WAF blocks it."
+  default     = 2000
+}
+
+variable "waf_log_retention_days" {
+  type        = number
+  description = "Retention of the WAF log group, in days."
+  default     = 14
 }
 
 variable "logs_bucket_name" {
@@ -131,4 +149,10 @@ variable "logs_force_destroy" {
   type        = bool
   description = "Let `terraform destroy` delete the log bucket with its objects. chatops destroy empties buckets itself."
   default     = false
+}
+
+variable "waf_log_kms_key_arn" {
+  type        = string
+  description = "KMS key that encrypts the WAF log group; null uses CloudWatch Logs' own encryption. A customer managed key costs $1/month."
+  default     = null
 }

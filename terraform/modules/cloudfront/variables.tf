@@ -60,8 +60,61 @@ variable "alb_origin_protocol" {
   }
 }
 
+variable "kms_encryption" {
+  type        = bool
+  description = "Encrypt the bucket with a customer managed KMS key that only this distribution (and the account) may use. $1/month for the key; S3 bucket keys keep request costs to cents. false: SSE-S3."
+  default     = true
+}
+
+variable "access_logs_bucket" {
+  type        = string
+  description = "Bucket receiving the static bucket's S3 server access logs (under s3-access/); it must allow logging.s3.amazonaws.com to write there. null: no access logs."
+  default     = null
+}
+
+variable "aliases" {
+  type        = list(string)
+  description = "Custom domain names of the distribution; needs certificate_arn."
+  default     = []
+}
+
+variable "certificate_arn" {
+  type        = string
+  description = "ACM certificate in us-east-1 for the aliases. Viewers then get TLS 1.2 or newer only. null: the *.cloudfront.net certificate."
+  default     = null
+
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-zA-Z-]*:acm:us-east-1:", var.certificate_arn))
+    error_message = "certificate_arn must be an ACM certificate ARN in us-east-1 (CloudFront only uses certificates from there)."
+  }
+}
+
+variable "enable_waf" {
+  type        = bool
+  description = "Put an AWS WAF web ACL in front of the distribution (managed rules, per-IP rate limit, logs in us-east-1). About $9/month plus $0.60 per million requests."
+  default     = false
+}
+
+variable "waf_rate_limit" {
+  type        = number
+  description = "Requests one IP may make in 5 minutes before the WAF blocks it."
+  default     = 2000
+}
+
+variable "waf_log_retention" {
+  type        = number
+  description = "Retention of the WAF log group, in days."
+  default     = 14
+}
+
 variable "wait_for_deployment" {
   type        = bool
   description = "Make apply wait (often 5-15 minutes) until the distribution is deployed to every edge location."
   default     = false
+}
+
+variable "waf_log_kms_key_arn" {
+  type        = string
+  description = "KMS key that encrypts the WAF log group; null uses CloudWatch Logs' own encryption. A customer managed key costs $1/month."
+  default     = null
 }

@@ -77,9 +77,11 @@ locals {
 resource "aws_ecs_cluster" "this" {
   name = "${var.name_prefix}-cluster"
 
+  # Per-task CPU, memory and network metrics: a few dollars a month, and what
+  # `chatops status` and the dashboard need to explain a bad rollout.
   setting {
     name  = "containerInsights"
-    value = var.enable_container_insights ? "enabled" : "disabled"
+    value = "enabled"
   }
 
   tags = { Name = "${var.name_prefix}-cluster" }

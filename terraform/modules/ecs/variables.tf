@@ -132,12 +132,6 @@ variable "log_kms_key_arn" {
   default     = null
 }
 
-variable "enable_container_insights" {
-  type        = bool
-  description = "CloudWatch Container Insights on the cluster: per-task CPU, memory and network metrics. Costs about $0.30 per metric-month: a few dollars a month for this stack."
-  default     = true
-}
-
 variable "enable_xray" {
   type        = bool
   description = "Run the AWS X-Ray daemon as a sidecar in every task (takes 32 CPU units and 64 MiB of the task; traces cost $5 per million recorded)."

@@ -10,6 +10,7 @@ resource "aws_ssm_parameter" "auth_token" {
   name        = "/${var.name_prefix}/redis/auth-token"
   description = "AUTH token of the ${var.name_prefix} Redis replication group"
   type        = "SecureString"
+  key_id      = var.auth_token_kms_key_id
   value       = data.aws_secretsmanager_random_password.auth_token.random_password
 
   lifecycle {

@@ -68,3 +68,9 @@ variable "kms_key_arn" {
   description = "Customer managed KMS key for encryption at rest; null uses the ElastiCache default key."
   default     = null
 }
+
+variable "auth_token_kms_key_id" {
+  type        = string
+  description = "KMS key of the AUTH token parameter. The AWS managed aws/ssm key is free; a customer managed key costs $1/month and must let the task execution role decrypt."
+  default     = "alias/aws/ssm"
+}

@@ -63,6 +63,7 @@ locals {
 }
 
 resource "aws_security_group" "this" {
+  #checkov:skip=CKV2_AWS_5:Attached in the alb, ecs and elasticache modules; checkov does not follow module outputs.
   for_each = local.groups
 
   name        = "${var.name_prefix}-${each.key}"

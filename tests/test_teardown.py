@@ -6,8 +6,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chatops.buckets import empty_bucket
 from chatops.emulator import patches
+from chatops.teardown import empty_bucket
 
 REGION = "ap-northeast-2"
 

@@ -1,4 +1,4 @@
-"""Emptying S3 buckets completely, so that they can be deleted."""
+"""What a destroy must clear before Terraform can delete the stack."""
 
 from __future__ import annotations
 
@@ -44,6 +44,15 @@ def empty_bucket(s3: Any, bucket: str) -> int:
     return deleted
 
 
+def stop_access_logging(s3: Any, bucket: str) -> None:
+    """Stop S3 server access logging from `bucket`, so no new log objects arrive mid-destroy."""
+    try:
+        s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
+    except botocore.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
+
+
 def _delete(s3: Any, bucket: str, objects: list[dict[str, str]]) -> int:
     response = s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
     errors = response.get("Errors", [])
@@ -55,3 +64,23 @@ def _delete(s3: Any, bucket: str, objects: list[dict[str, str]]) -> int:
             "check for object lock or legal holds on the bucket",
         )
     return len(objects)
+
+
+def release_deletion_protection(elbv2: Any, load_balancer_arn: str) -> bool:
+    """Turn the ALB's deletion protection off (the destroy is confirmed). True if it was on."""
+    try:
+        attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=load_balancer_arn)
+    except botocore.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "LoadBalancerNotFound":
+            return False
+        raise
+    enabled = any(
+        item["Key"] == "deletion_protection.enabled" and item["Value"] == "true"
+        for item in attributes["Attributes"]
+    )
+    if enabled:
+        elbv2.modify_load_balancer_attributes(
+            LoadBalancerArn=load_balancer_arn,
+            Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}],
+        )
+    return enabled
