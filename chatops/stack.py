@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chatops.errors import TerraformFailed
 from chatops.inventory import StackId, find_resources
@@ -35,6 +36,17 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return self.summary.has_changes
+
+
+@dataclass(frozen=True)
+class Teardown:
+    """What a destroy removes: counted, named and located before anything is touched."""
+
+    resources: int
+    stack_id: StackId | None
+    region: str
+    buckets: list[str]
+    alb_arn: str | None
 
 
 @dataclass(frozen=True)
@@ -79,14 +91,6 @@ class Stack:
         """Terraform recent enough; no local state left over from a vanished emulator."""
         self.terraform.check_version()
         self.target.check_local_state()
-
-    def prepare(self, on_line: LineHandler | None = None) -> bool:
-        """Check, then initialise if needed. True if it ran init."""
-        self.check()
-        if self.needs_init():
-            self.init(on_line)
-            return True
-        return False
 
     def _variables(self, variables: Mapping[str, str]) -> dict[str, str]:
         merged = dict(variables)
@@ -147,7 +151,12 @@ class Stack:
     def traffic_record_path(self) -> Path:
         return self.target.control_dir / "traffic.json"
 
-    def traffic(self, *, prefer_record: bool = False) -> TrafficControl:
+    def traffic(
+        self,
+        *,
+        prefer_record: bool = False,
+        outputs: Mapping[str, OutputValue] | None = None,
+    ) -> TrafficControl:
         """Traffic control of the deployed stack.
 
         With `prefer_record`, the endpoints come from chatops' record when it has one,
@@ -156,7 +165,7 @@ class Stack:
         record = TrafficRecord.load(self.traffic_record_path)
         endpoints = record.endpoints if prefer_record else None
         if endpoints is None:
-            endpoints = Endpoints.from_outputs(self.outputs())
+            endpoints = Endpoints.from_outputs(outputs if outputs is not None else self.outputs())
         return TrafficControl(
             endpoints,
             lambda service: self.target.client(service, endpoints.region),
@@ -164,12 +173,14 @@ class Stack:
             self.target.weights_path,
         )
 
-    def configured_weights(self) -> Weights | None:
+    def configured_weights(
+        self, outputs: Mapping[str, OutputValue] | None = None
+    ) -> Weights | None:
         """The weights the Terraform configuration holds: chatops' record, else the last apply."""
         recorded = read_weights_file(self.target.weights_path)
         if recorded is not None:
             return recorded
-        outputs = self.outputs()
+        outputs = outputs if outputs is not None else self.outputs()
         if "blue_weight" in outputs and "green_weight" in outputs:
             return Weights(int(outputs["blue_weight"].value), int(outputs["green_weight"].value))
         return None
@@ -189,46 +200,49 @@ class Stack:
         region = values.get("aws_region")
         return str(region.value) if region else self.target.region or DEFAULT_REGION
 
-    def bucket_names(self) -> list[str]:
-        return sorted(
-            str(resource.values.get("bucket"))
-            for resource in self.terraform.state()
-            if resource.type == "aws_s3_bucket" and resource.values.get("bucket")
+    def teardown(self) -> Teardown:
+        """What a destroy would remove, from one read of the state."""
+        resources, outputs = self.terraform.snapshot()
+        alb = outputs.get("alb_arn")
+        return Teardown(
+            resources=len(resources),
+            stack_id=self.identity(outputs),
+            region=self.region(outputs),
+            buckets=sorted(
+                str(r.values["bucket"])
+                for r in resources
+                if r.type == "aws_s3_bucket" and r.values.get("bucket")
+            ),
+            alb_arn=str(alb.value) if alb else None,
         )
-
-    def resource_count(self) -> int:
-        return len(self.terraform.state())
 
     def destroy(
         self,
+        teardown: Teardown,
         variables: Mapping[str, str] | None = None,
         var_files: Sequence[Path] = (),
         *,
         on_event: EventHandler | None = None,
         on_bucket: Callable[[str, int], None] | None = None,
     ) -> DestroyReport:
-        outputs = self.outputs()
-        stack_id = self.identity(outputs)
-        region = self.region(outputs)
-        count = self.resource_count()
-        s3 = self.target.client("s3", region)
-        buckets = self.bucket_names()
-        for bucket in buckets:
+        def client(service: str) -> Any:
+            return self.target.client(service, teardown.region)
+
+        s3 = client("s3")
+        for bucket in teardown.buckets:
             stop_access_logging(s3, bucket)
-        emptied = dict.fromkeys(buckets, 0)
+        emptied = dict.fromkeys(teardown.buckets, 0)
 
         def empty_all() -> None:
-            for bucket in buckets:
+            for bucket in teardown.buckets:
                 deleted = empty_bucket(s3, bucket)
                 emptied[bucket] += deleted
                 if on_bucket and deleted:
                     on_bucket(bucket, deleted)
 
         empty_all()
-        if "alb_arn" in outputs:
-            release_deletion_protection(
-                self.target.client("elbv2", region), str(outputs["alb_arn"].value)
-            )
+        if teardown.alb_arn:
+            release_deletion_protection(client("elbv2"), teardown.alb_arn)
         for attempt in range(1, _DESTROY_ATTEMPTS + 1):
             try:
                 self.terraform.destroy(
@@ -249,18 +263,5 @@ class Stack:
         # The stack is gone: so are its traffic record and recorded weights.
         self.traffic_record_path.unlink(missing_ok=True)
         self.target.weights_path.unlink(missing_ok=True)
-        leftovers: dict[str, list[str]] = {}
-        if stack_id is not None:
-            leftovers = find_resources(
-                lambda service: self.target.client(service, region), stack_id
-            )
-        return DestroyReport(emptied=emptied, destroyed=count, leftovers=leftovers)
-
-    def inventory(self) -> dict[str, list[str]]:
-        """Resources of this stack the target holds (none when nothing was deployed)."""
-        outputs = self.outputs()
-        stack_id = self.identity(outputs)
-        if stack_id is None:
-            return {}
-        region = self.region(outputs)
-        return find_resources(lambda service: self.target.client(service, region), stack_id)
+        leftovers = find_resources(client, teardown.stack_id) if teardown.stack_id else {}
+        return DestroyReport(emptied=emptied, destroyed=teardown.resources, leftovers=leftovers)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from chatops.terraform.mirror import find_mirror
 
@@ -23,6 +24,38 @@ def terraform_env(data_dir: Path, **extra: str) -> dict[str, str]:
         env.pop("TF_CLI_CONFIG_FILE", None)
     env.update(TF_DATA_DIR=str(data_dir), TF_IN_AUTOMATION="1", **extra)
     return env
+
+
+def tftest_on_emulator(endpoint: str, directory: Path, data_dir: Path) -> Any:
+    """A tftest handle on `directory`, initialised offline, whose provider talks to `endpoint`."""
+    import tftest
+
+    env = terraform_env(
+        data_dir,
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_REGION="ap-northeast-2",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_S3_USE_PATH_STYLE="true",
+    )
+    tf = tftest.TerraformTest(str(directory), env=env)
+    mirror = find_mirror()
+    tf.setup(plugin_dir=str(mirror) if mirror else None, cleanup_on_exit=False)
+    return tf
+
+
+def create_network(client: Any) -> tuple[str, list[str], str]:
+    """A VPC with one subnet in each of two zones and a security group (boto3 client: ec2)."""
+    vpc = client.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        client.create_subnet(
+            VpcId=vpc, CidrBlock=f"10.0.{index}.0/24", AvailabilityZone=f"ap-northeast-2{zone}"
+        )["Subnet"]["SubnetId"]
+        for index, zone in enumerate("ab")
+    ]
+    group = client.create_security_group(GroupName="chat", Description="chat", VpcId=vpc)
+    return vpc, subnets, group["GroupId"]
 
 
 def terraform_init(data_dir: Path, directory: Path = TERRAFORM_DIR) -> dict[str, str]:

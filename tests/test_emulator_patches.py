@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from chatops.emulator import patches
+from tests.helpers import create_network
 
 REGION = "ap-northeast-2"
 
@@ -40,15 +41,7 @@ def test_every_patch_has_a_unique_name_and_a_described_gap() -> None:
 
 
 def _network(client: Callable[[str], Any]) -> tuple[list[str], str]:
-    ec2 = client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, z in enumerate("ab")
-    ]
-    group = ec2.create_security_group(GroupName="redis", Description="r", VpcId=vpc)["GroupId"]
+    _, subnets, group = create_network(client("ec2"))
     return subnets, group
 
 

@@ -8,32 +8,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import tftest
 
 from chatops.emulator.manager import EmulatorManager
-from chatops.terraform.mirror import find_mirror
-from tests.helpers import TERRAFORM_DIR, terraform_env
+from tests.helpers import TERRAFORM_DIR, tftest_on_emulator
 
 pytestmark = pytest.mark.terraform
 
 
 @pytest.fixture(scope="module")
-def root(
-    session_emulator: EmulatorManager, tmp_path_factory: pytest.TempPathFactory
-) -> tftest.TerraformTest:
-    emulator = session_emulator.require_running()
-    env = terraform_env(
+def root(session_emulator: EmulatorManager, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return tftest_on_emulator(
+        session_emulator.require_running().endpoint,
+        TERRAFORM_DIR,
         tmp_path_factory.mktemp("tftest-data"),
-        AWS_ENDPOINT_URL=emulator.endpoint,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_S3_USE_PATH_STYLE="true",
     )
-    tf = tftest.TerraformTest(str(TERRAFORM_DIR), env=env)
-    mirror = find_mirror()
-    tf.setup(plugin_dir=str(mirror) if mirror else None, cleanup_on_exit=False)
-    return tf
 
 
 def changes(plan: Any) -> dict[str, dict[str, Any]]:
@@ -49,7 +37,7 @@ def of_type(plan: Any, resource_type: str) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def default_plan(root: tftest.TerraformTest) -> Any:
+def default_plan(root: Any) -> Any:
     return root.plan(output=True, tf_vars={"blue_weight": 90, "green_weight": 10})
 
 
@@ -140,7 +128,7 @@ def strings(value: Any) -> Iterator[str]:
             yield from strings(item)
 
 
-def test_non_default_names_leave_no_default_anywhere(root: tftest.TerraformTest) -> None:
+def test_non_default_names_leave_no_default_anywhere(root: Any) -> None:
     plan = root.plan(
         output=True,
         tf_vars={"project_name": "acme", "environment": "prod", "aws_region": "eu-west-1"},

@@ -15,8 +15,7 @@ import pytest
 import tftest
 
 from chatops.emulator.manager import EmulatorManager
-from chatops.terraform.mirror import find_mirror
-from tests.helpers import ROOT, TERRAFORM_DIR, terraform_env
+from tests.helpers import ROOT, TERRAFORM_DIR, tftest_on_emulator
 
 pytestmark = pytest.mark.terraform
 
@@ -132,22 +131,12 @@ def test_root_detection(definitions, offenders) -> None:
 
 @pytest.fixture(scope="module")
 def ecs_module(session_emulator: EmulatorManager, tmp_path_factory) -> tftest.TerraformTest:
-    emulator = session_emulator.require_running()
-    env = terraform_env(
-        tmp_path_factory.mktemp("ecs-module"),
-        AWS_ENDPOINT_URL=emulator.endpoint,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_REGION="ap-northeast-2",
-        AWS_EC2_METADATA_DISABLED="true",
-    )
     # A copy, so that init leaves no lock file in the source tree.
     module = tmp_path_factory.mktemp("ecs-source") / "ecs"
     shutil.copytree(TERRAFORM_DIR / "modules" / "ecs", module)
-    tf = tftest.TerraformTest(str(module), env=env)
-    mirror = find_mirror()
-    tf.setup(plugin_dir=str(mirror) if mirror else None, cleanup_on_exit=False)
-    return tf
+    return tftest_on_emulator(
+        session_emulator.require_running().endpoint, module, tmp_path_factory.mktemp("ecs-data")
+    )
 
 
 ECS_INPUTS = {

@@ -27,6 +27,7 @@ from chatops.traffic import (
     rollout_steps,
     status,
 )
+from tests.helpers import create_network
 
 REGION = "ap-northeast-2"
 
@@ -112,15 +113,8 @@ def aws() -> Iterator[Callable[[str], Any]]:
 
 def build_stack(aws: Callable[[str], Any], desired: dict[str, int]) -> Endpoints:
     """The traffic-relevant part of the stack: ALB, listener, two target groups, services."""
-    ec2, elbv2, ecs, cloudwatch = aws("ec2"), aws("elbv2"), aws("ecs"), aws("cloudwatch")
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{z}")[
-            "Subnet"
-        ]["SubnetId"]
-        for i, z in enumerate("ab")
-    ]
-    group = ec2.create_security_group(GroupName="alb", Description="alb", VpcId=vpc)["GroupId"]
+    elbv2, ecs, cloudwatch = aws("elbv2"), aws("ecs"), aws("cloudwatch")
+    vpc, subnets, group = create_network(aws("ec2"))
     alb = elbv2.create_load_balancer(Name="chat-alb", Subnets=subnets, SecurityGroups=[group])
     alb_arn = alb["LoadBalancers"][0]["LoadBalancerArn"]
     groups = {

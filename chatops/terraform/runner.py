@@ -321,14 +321,16 @@ class Terraform:
         _, stdout, _ = self.run(output_args(self.settings))
         return parse_outputs(json.loads(stdout or "{}"))
 
-    def state(self) -> list[StateResource]:
-        """Managed resources in the current state (empty when there is none)."""
+    def snapshot(self) -> tuple[list[StateResource], dict[str, OutputValue]]:
+        """Managed resources and outputs of the current state, from one read."""
         path = self.settings.state_path
         if path is not None and not path.exists():
-            return []
+            return [], {}
         _, stdout, _ = self.run(show_args(path))
         document: dict[str, Any] = json.loads(stdout or "{}")
-        return parse_state(document)
+        return parse_state(document), parse_outputs(
+            (document.get("values") or {}).get("outputs") or {}
+        )
 
 
 _TEXT_ERROR = re.compile(r"^(?:│\s*)?Error:\s*(.+)$", re.M)

@@ -2,10 +2,7 @@
 
 mock_provider "aws" {
   override_during = plan
-
-  mock_data "aws_secretsmanager_random_password" {
-    defaults = { random_password = "MockRedisAuthTokenThatIsLongEnough0123456789abcdefABCDEF01234567" }
-  }
+  source          = "./tests/mocks/aws"
 }
 
 variables {

@@ -3,10 +3,7 @@
 
 mock_provider "aws" {
   override_during = plan
-
-  mock_data "aws_secretsmanager_random_password" {
-    defaults = { random_password = "MockRedisAuthTokenThatIsLongEnough0123456789abcdefABCDEF01234567" }
-  }
+  source          = "./tests/mocks/aws"
 
   mock_data "aws_availability_zones" {
     defaults = { names = ["eu-west-1a", "eu-west-1b"] }

@@ -3,22 +3,7 @@
 
 mock_provider "aws" {
   override_during = plan
-
-  mock_data "aws_secretsmanager_random_password" {
-    defaults = { random_password = "MockRedisAuthTokenThatIsLongEnough0123456789abcdefABCDEF01234567" }
-  }
-
-  mock_data "aws_availability_zones" {
-    defaults = { names = ["ap-northeast-2a", "ap-northeast-2b"] }
-  }
-
-  mock_data "aws_region" {
-    defaults = { name = "ap-northeast-2" }
-  }
-
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
+  source          = "./tests/mocks/aws"
 
   mock_resource "aws_ssm_parameter" {
     defaults = { arn = "arn:aws:ssm:ap-northeast-2:123456789012:parameter/chatapp-dev/redis/auth-token" }

@@ -25,13 +25,14 @@ def destroy(
     stack = open_stack(local=local, directory=directory, profile=profile, region=region)
     out = err_console if json_output else console
     prepare(stack)
-    count = stack.resource_count()
+    teardown = stack.teardown()
+    count = teardown.resources
     if count == 0:
         out.print(f"Nothing to destroy: no stack is deployed on {stack.target.label}.")
         if json_output:
             print_json({"destroyed": 0, "emptied": {}, "leftovers": {}})
         return
-    identity = stack.identity()
+    identity = teardown.stack_id
     environment = identity.environment if identity else "destroy"
     name = identity.prefix if identity else "the stack"
     confirm_by_typing(
@@ -43,6 +44,7 @@ def destroy(
     )
     with ApplyView("Destroying", total=count, out=out) as progress:
         report = stack.destroy(
+            teardown,
             options.variables(var),
             var_file or [],
             on_event=progress.handle,

@@ -65,9 +65,10 @@ def status_command(
         local=local, directory=directory, profile=profile, region=region, emulator="require"
     )
     stack.target.check_local_state()
+    outputs = stack.outputs()
     report = status(
-        stack.traffic(),
-        stack.configured_weights(),
+        stack.traffic(outputs=outputs),
+        stack.configured_weights(outputs),
         target=stack.target.label,
         shift_command=stack.target.shift_command,
     )

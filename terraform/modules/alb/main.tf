@@ -260,6 +260,8 @@ resource "aws_lb_listener" "http_redirect" {
 
 # --- WAF (opt-in: it costs money) ---------------------------------------------------
 # AWS managed rules (KnownBadInputs covers Log4j, CVE-2021-44228) after a per-IP rate limit.
+# The same rules as the cloudfront module's: declared next to what they protect, because
+# checkov verifies them through that direct reference, which a shared module would hide.
 
 resource "aws_wafv2_web_acl" "this" {
   count = var.enable_waf ? 1 : 0

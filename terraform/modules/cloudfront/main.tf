@@ -287,6 +287,8 @@ resource "aws_s3_bucket_policy" "this" {
 
 # --- WAF (opt-in: it costs money) ---------------------------------------------------
 # AWS managed rules (KnownBadInputs covers Log4j, CVE-2021-44228) after a per-IP rate limit.
+# The same rules as the alb module's: declared next to what they protect, because
+# checkov verifies them through that direct reference, which a shared module would hide.
 
 resource "aws_wafv2_web_acl" "this" {
   count    = var.enable_waf ? 1 : 0

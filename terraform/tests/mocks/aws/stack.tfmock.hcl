@@ -1,0 +1,17 @@
+# Data the root module reads from AWS, as the plan-only test suites see it.
+
+mock_data "aws_availability_zones" {
+  defaults = { names = ["ap-northeast-2a", "ap-northeast-2b"] }
+}
+
+mock_data "aws_region" {
+  defaults = { name = "ap-northeast-2" }
+}
+
+mock_data "aws_caller_identity" {
+  defaults = { account_id = "123456789012" }
+}
+
+mock_data "aws_secretsmanager_random_password" {
+  defaults = { random_password = "MockRedisAuthTokenThatIsLongEnough0123456789abcdefABCDEF01234567" }
+}
