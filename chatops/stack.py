@@ -105,7 +105,6 @@ class Stack:
         variables: Mapping[str, str] | None = None,
         var_files: Sequence[Path] = (),
         *,
-        destroy: bool = False,
         on_event: EventHandler | None = None,
     ) -> Plan:
         self.plan_path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +112,6 @@ class Stack:
             self.plan_path,
             self._variables(variables or {}),
             [*self.target.var_files(), *var_files],
-            destroy=destroy,
             on_event=on_event,
         )
         summary = self.terraform.show_plan(result.path)
@@ -140,8 +138,9 @@ class Stack:
         applied = Weights(
             blue=int(outputs["blue_weight"].value), green=int(outputs["green_weight"].value)
         )
-        if applied.holder() is not None:
-            record.stable = applied.holder() or record.stable
+        holder = applied.holder()
+        if holder is not None:
+            record.stable = holder
         record.weights = applied
         record.save(record_path)
         if self.target.weights_path.exists():

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import typer
 
 from chatops.cli import options
@@ -106,4 +104,3 @@ def reset(directory: options.Dir = None, yes: options.Yes = False) -> None:
         "Discarded the local state"
         + (f" and stopped the emulator (pid {stopped.pid})." if stopped else ".")
     )
-    time.sleep(0)
