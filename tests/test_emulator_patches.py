@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from chatops.emulator import patches
-from tests.helpers import create_network
+from tests.helpers import ROOT, create_network
 
 REGION = "ap-northeast-2"
 
@@ -524,3 +524,9 @@ def test_missing_response_headers_policy_is_reported(aws) -> None:
     with patches.patched():
         with pytest.raises(botocore.exceptions.ClientError, match="NoSuchResponseHeadersPolicy"):
             aws("cloudfront").get_response_headers_policy(Id="NOPE")
+
+
+def test_every_patch_is_documented() -> None:
+    architecture = (ROOT / "ARCHITECTURE.md").read_text()
+    missing = [patch.name for patch in patches.PATCHES if f"| `{patch.name}` |" not in architecture]
+    assert missing == []
