@@ -7,7 +7,7 @@ name, or the Project/Environment tags where names are not free-form (EC2).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,14 @@ class StackId:
     @property
     def prefix(self) -> str:
         return f"{self.project}-{self.environment}"
+
+    @classmethod
+    def from_outputs(cls, values: Mapping[str, Any]) -> StackId | None:
+        """The stack named by plain output values (project_name, environment), if any."""
+        project, environment = values.get("project_name"), values.get("environment")
+        if not project or not environment:
+            return None
+        return cls(project=str(project), environment=str(environment))
 
 
 def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import shutil
 import time
 from dataclasses import dataclass, field
 
@@ -55,12 +54,11 @@ def shell_exports(emulator: Emulator, region: str | None = None) -> str:
 
 
 def reset(project: Project) -> Emulator | None:
-    """Stop the emulator and forget the local stack: state, plans, ownership record."""
+    """Stop the emulator and forget the local stack: state, saved plan, ownership record."""
     stopped = EmulatorManager(project.local_dir).stop()
     local = project.local_dir
     for name in ("terraform.tfstate", "terraform.tfstate.backup", "state-owner.json"):
         (local / name).unlink(missing_ok=True)
-    shutil.rmtree(local / "terraform" / "plans", ignore_errors=True)
     (local / "terraform" / "chatops.tfplan").unlink(missing_ok=True)
     return stopped
 
@@ -78,10 +76,10 @@ def status(project: Project) -> LocalStatus:
         return LocalStatus(running=False, state_resources=in_state)
     outputs = {name: raw.get("value") for name, raw in state.get("outputs", {}).items()}
     held: dict[str, list[str]] = {}
-    if outputs.get("project_name") and outputs.get("environment"):
+    stack_id = StackId.from_outputs(outputs)
+    if stack_id is not None:
         target = Target(kind="local", project=project, emulator=emulator)
         region = str(outputs.get("aws_region") or DEFAULT_REGION)
-        stack_id = StackId(str(outputs["project_name"]), str(outputs["environment"]))
         held = find_resources(lambda service: target.client(service, region), stack_id)
     return LocalStatus(
         running=True,

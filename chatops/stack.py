@@ -187,32 +187,20 @@ class Stack:
     def outputs(self) -> dict[str, OutputValue]:
         return self.terraform.outputs()
 
-    def identity(self, outputs: Mapping[str, OutputValue] | None = None) -> StackId | None:
-        values = outputs if outputs is not None else self.outputs()
-        project, environment = values.get("project_name"), values.get("environment")
-        if project is None or environment is None:
-            return None
-        return StackId(project=str(project.value), environment=str(environment.value))
-
-    def region(self, outputs: Mapping[str, OutputValue] | None = None) -> str:
-        values = outputs if outputs is not None else self.outputs()
-        region = values.get("aws_region")
-        return str(region.value) if region else self.target.region or DEFAULT_REGION
-
     def teardown(self) -> Teardown:
         """What a destroy would remove, from one read of the state."""
         resources, outputs = self.terraform.snapshot()
-        alb = outputs.get("alb_arn")
+        values = {name: output.value for name, output in outputs.items()}
         return Teardown(
             resources=len(resources),
-            stack_id=self.identity(outputs),
-            region=self.region(outputs),
+            stack_id=StackId.from_outputs(values),
+            region=str(values.get("aws_region") or self.target.region or DEFAULT_REGION),
             buckets=sorted(
                 str(r.values["bucket"])
                 for r in resources
                 if r.type == "aws_s3_bucket" and r.values.get("bucket")
             ),
-            alb_arn=str(alb.value) if alb else None,
+            alb_arn=str(values["alb_arn"]) if values.get("alb_arn") else None,
         )
 
     def destroy(

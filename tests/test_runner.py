@@ -143,7 +143,7 @@ def test_parse_ui_events_of_an_apply() -> None:
     completed = [e.resource_address for e in stream if e.type == "apply_complete"]
     assert sorted(completed) == ["aws_s3_bucket.this", "aws_sns_topic.this"]
     summary = next(e for e in stream if e.type == "change_summary")
-    assert summary.change_counts["add"] == 2
+    assert summary.data["changes"]["add"] == 2
 
 
 def test_parse_planned_changes() -> None:

@@ -156,7 +156,9 @@ def _install_replication_group_deletion() -> Revert:
     def delete_replication_group(
         self: Any, replication_group_id: str, retain_primary_cluster: bool | None
     ) -> Any:
-        members = list(self.replication_groups.get(replication_group_id).member_clusters)
+        if replication_group_id not in self.replication_groups:
+            return original(self, replication_group_id, retain_primary_cluster)  # NotFound
+        members = list(self.replication_groups[replication_group_id].member_clusters)
         primary = members[0] if members else None
         group = original(self, replication_group_id, retain_primary_cluster)
         # The response says "deleting"; the next describe finds nothing, as on AWS once done.
@@ -168,12 +170,7 @@ def _install_replication_group_deletion() -> Revert:
             self.cache_clusters.pop(cluster_id, None)
         return group
 
-    def guarded(self: Any, replication_group_id: str, retain_primary_cluster: bool | None) -> Any:
-        if replication_group_id not in self.replication_groups:
-            return original(self, replication_group_id, retain_primary_cluster)
-        return delete_replication_group(self, replication_group_id, retain_primary_cluster)
-
-    return _replace(backend_cls, "delete_replication_group", guarded)
+    return _replace(backend_cls, "delete_replication_group", delete_replication_group)
 
 
 class CacheSubnetGroupInUse(elasticache_exceptions.ElastiCacheException):

@@ -55,11 +55,6 @@ class UIEvent:
             address=str(raw.get("address", "")),
         )
 
-    @property
-    def change_counts(self) -> dict[str, int]:
-        changes = self.data.get("changes") or {}
-        return {key: int(changes.get(key, 0)) for key in ("add", "change", "remove", "import")}
-
 
 def parse_event(line: str) -> UIEvent | None:
     """Parse one line of the JSON UI; None for blank or non-JSON lines."""
