@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 
 from chatops.emulator.manager import EmulatorManager, probe
+from chatops.emulator.server import emulator_app
 from chatops.local import shell_exports
 
 
@@ -66,3 +70,29 @@ def test_shell_exports_point_aws_tools_at_the_emulator(tmp_path: Path) -> None:
         assert result.stdout.strip() == "1"
     finally:
         manager.stop()
+
+
+def test_the_emulator_serves_one_aws_request_at_a_time() -> None:
+    active, peak = 0, 0
+    guard = threading.Lock()
+
+    def slow_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        nonlocal active, peak
+        with guard:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.02)
+        with guard:
+            active -= 1
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    app = emulator_app(slow_app, "test")
+    threads = [
+        threading.Thread(target=app, args=({"PATH_INFO": "/"}, lambda *a: None)) for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak == 1

@@ -27,7 +27,13 @@ from chatops.emulator.manager import INSTANCE_PATH
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def with_instance_endpoint(app: WSGIApp, instance_id: str) -> WSGIApp:
+def emulator_app(app: WSGIApp, instance_id: str) -> WSGIApp:
+    """moto's app, one request at a time, plus the instance endpoint.
+
+    moto's backends are not thread-safe (e.g. security group rules are rewritten by
+    read-modify-write), and Terraform sends up to ten requests at once: concurrent
+    revocations lost rules. Serialising costs little, as each request takes milliseconds.
+    """
     body = json.dumps(
         {
             "instance_id": instance_id,
@@ -36,11 +42,14 @@ def with_instance_endpoint(app: WSGIApp, instance_id: str) -> WSGIApp:
         }
     ).encode()
 
+    lock = threading.Lock()
+
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == INSTANCE_PATH:
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
-        return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))
 
     return wrapped
 
@@ -55,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     # One line per request would grow the log by megabytes per deploy.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     patches.apply_all()
-    app = with_instance_endpoint(DomainDispatcherApplication(create_backend_app), args.instance_id)
+    app = emulator_app(DomainDispatcherApplication(create_backend_app), args.instance_id)
     server = make_server(args.host, args.port, app, threaded=True)
 
     stop = threading.Event()
