@@ -10,6 +10,9 @@ locals {
   # under the stack when AWS adds a zone.
   wanted_zones = length(var.availability_zones) > 0 ? var.availability_zones : ["${var.aws_region}a", "${var.aws_region}b"]
 
+  # The application's own CloudWatch metrics (open WebSockets per task).
+  metrics_namespace = "${local.name_prefix}/chat"
+
   images = {
     blue  = var.blue_image != "" ? var.blue_image : "${module.ecr.repository_url}:blue"
     green = var.green_image != "" ? var.green_image : "${module.ecr.repository_url}:green"
@@ -98,7 +101,8 @@ module "iam" {
   dynamodb_table_arns    = module.dynamodb.table_arns
   ecr_repository_arn     = module.ecr.repository_arn
   log_group_arn          = module.ecs.log_group_arn
-  secret_parameter_arns  = [module.elasticache.auth_token_parameter_arn]
+  metrics_namespace      = local.metrics_namespace
+  secret_parameter_arns  = [module.elasticache.auth_token_parameter_arn, module.ecs.session_secret_parameter_arn]
   enable_xray            = var.enable_xray
   enable_execute_command = var.enable_execute_command
 }
@@ -143,6 +147,9 @@ module "ecs" {
   log_retention_days     = var.log_retention_days
   enable_xray            = var.enable_xray
   enable_execute_command = var.enable_execute_command
+  metrics_namespace      = local.metrics_namespace
+  # Half the deregistration delay: every client has moved well before the ALB cuts.
+  drain_seconds = max(1, min(110, floor(var.deregistration_delay / 2)))
 
   environment = {
     AWS_REGION         = var.aws_region

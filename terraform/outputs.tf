@@ -155,6 +155,16 @@ output "redis_auth_token_parameter" {
 
 # --- Monitoring ---------------------------------------------------------------
 
+output "session_secret_parameter" {
+  description = "SSM SecureString parameter holding the key that signs the chat's resume tokens."
+  value       = module.ecs.session_secret_parameter_name
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the application's own metrics (open WebSockets per task)."
+  value       = local.metrics_namespace
+}
+
 output "alarm_names" {
   description = "CloudWatch alarm names keyed by meaning (unhealthy-hosts-blue, target-5xx-green, alb-5xx, ...)."
   value       = module.monitoring.alarm_names

@@ -153,6 +153,7 @@ ECS_INPUTS = {
     "execution_role_arn": "arn:aws:iam::123456789012:role/execution",
     "task_role_arn": "arn:aws:iam::123456789012:role/task",
     "secrets": {"REDIS_AUTH_TOKEN": "arn:aws:ssm:ap-northeast-2:123456789012:parameter/t"},
+    "metrics_namespace": "chatapp-dev/chat",
 }
 
 

@@ -92,6 +92,16 @@ run "the_auth_token_is_a_secret_reference_only" {
     error_message = "REDIS_AUTH_TOKEN must not be plain environment."
   }
 
+  # The resume-token signing key (same generator, so the same mocked value) likewise.
+  assert {
+    condition = alltrue([
+      for definitions in values(module.ecs.container_definitions) :
+      contains([for secret in jsondecode(definitions)[0].secrets : secret.name], "SESSION_SECRET")
+      && !contains([for variable in jsondecode(definitions)[0].environment : variable.name], "SESSION_SECRET")
+    ])
+    error_message = "Each app container must get SESSION_SECRET as a secret, never as plain environment."
+  }
+
   # Every root output. tests/test_security.py checks that this list stays complete.
   assert {
     condition = !strcontains(jsonencode([
@@ -105,6 +115,7 @@ run "the_auth_token_is_a_secret_reference_only" {
       output.connections_table_name, output.user_counter_table_name, output.redis_endpoint,
       output.redis_reader_endpoint, output.redis_auth_token_parameter, output.alarm_names,
       output.alarm_colours, output.alarm_topic_arn, output.dashboard_name, output.vpc_id,
+      output.session_secret_parameter, output.metrics_namespace,
     ]), "MockRedisAuthTokenThatIsLongEnough")
     error_message = "The Redis AUTH token appears in an output."
   }

@@ -138,7 +138,7 @@ def test_deploy_creates_every_resource(home: Path, deployment: dict[str, Any]) -
         "logs:log-group": 1,
         "s3:bucket": 2,
         "sns:topic": 1,
-        "ssm:parameter": 1,
+        "ssm:parameter": 2,
     }
     assert state_resources(home) >= 70
 
@@ -337,7 +337,7 @@ def test_rollout_to_green_ends_with_all_traffic_on_green(
 def test_local_status_counts_the_stack(home: Path, deployment: dict[str, Any]) -> None:
     status = json.loads(chatops(home, "local", "status", "--json").stdout)
     assert status["running"] is True
-    assert status["stack_resources"] == 49
+    assert status["stack_resources"] == 50
     assert status["state_resources"] == state_resources(home)
 
 
@@ -391,7 +391,7 @@ def test_non_default_project_and_environment(other_stack: Future[dict[str, Any]]
     assert report["deploy"][0] == 0, report["deploy"][1]
     assert report["outputs"]["name_prefix"] == "acme-prod"
     assert report["outputs"]["ecs_cluster_name"] == "acme-prod-cluster"
-    assert sum(len(v) for v in report["held"].values()) == 49
+    assert sum(len(v) for v in report["held"].values()) == 50
     assert all(
         name.startswith(("acme-prod", "/acme-prod", "/ecs/acme-prod"))
         or kind.startswith(("ec2:", "cloudfront:distribution"))

@@ -151,9 +151,16 @@ resource "aws_cloudfront_origin_access_control" "this" {
 # Security headers on every response, pages and API alike.
 resource "aws_cloudfront_response_headers_policy" "this" {
   name    = "${var.name_prefix}-security-headers"
-  comment = "HSTS, no sniffing, no framing, strict referrer for ${var.name_prefix}"
+  comment = "CSP, HSTS, no sniffing, no framing, strict referrer for ${var.name_prefix}"
 
   security_headers_config {
+    # The web client loads only its own files and talks only to its own origin
+    # (the page, /api and the /ws WebSocket): no inline code, nothing third-party.
+    content_security_policy {
+      override                = true
+      content_security_policy = var.content_security_policy
+    }
+
     # "preload" only takes effect once a domain is submitted to hstspreload.org.
     strict_transport_security {
       override                   = true

@@ -118,3 +118,9 @@ variable "waf_log_kms_key_arn" {
   description = "KMS key that encrypts the WAF log group; null uses CloudWatch Logs' own encryption. A customer managed key costs $1/month."
   default     = null
 }
+
+variable "content_security_policy" {
+  type        = string
+  description = "Content-Security-Policy header sent with every response of the distribution."
+  default     = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}

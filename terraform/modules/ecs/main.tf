@@ -1,5 +1,9 @@
 data "aws_region" "current" {}
 
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
 locals {
   colours = toset(["blue", "green"])
 
@@ -13,6 +17,35 @@ locals {
   }
 
   xray_environment = var.enable_xray ? { AWS_XRAY_DAEMON_ADDRESS = "127.0.0.1:2000" } : {}
+
+  # The version a task reports to its clients: the image tag (or the first digest
+  # characters), so `hello` tells which release served a connection.
+  versions = {
+    for colour in local.colours : colour => (
+      length(split("@", var.images[colour])) > 1
+      ? substr(split(":", split("@", var.images[colour])[1])[length(split(":", split("@", var.images[colour])[1])) - 1], 0, 12)
+      : (can(regex(":([^:/]+)$", var.images[colour])) ? regex(":([^:/]+)$", var.images[colour])[0] : "latest")
+    )
+  }
+
+  # Settings of each colour's task beyond the shared environment: how it finds its own
+  # target (to notice draining), how long it spreads its clients' reconnects, where
+  # it reports its connection count.
+  colour_environment = {
+    for colour in local.colours : colour => {
+      COLOR             = colour
+      PORT              = tostring(var.container_port)
+      APP_VERSION       = local.versions[colour]
+      TARGET_GROUP_ARN  = var.target_group_arns[colour]
+      DRAIN_SECONDS     = tostring(var.drain_seconds)
+      METRICS_NAMESPACE = var.metrics_namespace
+    }
+  }
+
+  # Built from the parameter's name (which also orders the task definitions after it)
+  # so the task definitions are known at plan time.
+  session_secret_arn = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter${aws_ssm_parameter.session_secret.name}"
+  secrets            = merge(var.secrets, { SESSION_SECRET = local.session_secret_arn })
 
   containers = {
     for colour in local.colours : colour => concat(
@@ -32,12 +65,10 @@ locals {
           protocol      = "tcp"
         }]
         environment = [
-          for name, value in merge(var.environment, local.xray_environment, {
-            COLOR = colour
-            PORT  = tostring(var.container_port)
-          }) : { name = name, value = value }
+          for name, value in merge(var.environment, local.xray_environment, local.colour_environment[colour]) :
+          { name = name, value = value }
         ]
-        secrets     = [for name, arn in var.secrets : { name = name, valueFrom = arn }]
+        secrets     = [for name, arn in local.secrets : { name = name, valueFrom = arn }]
         mountPoints = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
         volumesFrom = []
         linuxParameters = {
@@ -71,6 +102,26 @@ locals {
         }
       }] : [],
     )
+  }
+}
+
+# The key that signs the chat's resume tokens, shared by every task of both colours so a
+# client keeps its identity whichever task it reconnects to. Generated once, kept in SSM
+# (SecureString, free tier), injected as a secret; new generator values are ignored.
+data "aws_secretsmanager_random_password" "session_secret" {
+  password_length     = 64
+  exclude_punctuation = true
+}
+
+resource "aws_ssm_parameter" "session_secret" {
+  name        = "/${var.name_prefix}/chat/session-secret"
+  description = "Key signing the resume tokens of the ${var.name_prefix} chat service"
+  type        = "SecureString"
+  key_id      = var.secret_kms_key_id
+  value       = data.aws_secretsmanager_random_password.session_secret.random_password
+
+  lifecycle {
+    ignore_changes = [value]
   }
 }
 

@@ -37,3 +37,18 @@ output "log_group_arn" {
   description = "ARN of the container log group."
   value       = aws_cloudwatch_log_group.this.arn
 }
+
+output "session_secret_parameter_arn" {
+  description = "ARN of the SSM parameter holding the key that signs resume tokens."
+  value       = aws_ssm_parameter.session_secret.arn
+}
+
+output "session_secret_parameter_name" {
+  description = "Name of the SSM parameter holding the key that signs resume tokens."
+  value       = aws_ssm_parameter.session_secret.name
+}
+
+output "environments" {
+  description = "Plain environment of each colour's application container, keyed by colour."
+  value       = { for colour in local.colours : colour => merge(var.environment, local.xray_environment, local.colour_environment[colour]) }
+}

@@ -155,3 +155,25 @@ variable "health_check_grace_period" {
   description = "Seconds ECS ignores failing load balancer health checks of a new task."
   default     = 60
 }
+
+variable "drain_seconds" {
+  type        = number
+  description = "Seconds over which a draining task closes its WebSockets (close 1012, reconnect elsewhere). Must end before the ALB's deregistration delay cuts them."
+  default     = 60
+
+  validation {
+    condition     = var.drain_seconds >= 1 && var.drain_seconds <= 110 && floor(var.drain_seconds) == var.drain_seconds
+    error_message = "drain_seconds must be a whole number of seconds from 1 to 110 (Fargate stops a container at most 120 s after SIGTERM)."
+  }
+}
+
+variable "metrics_namespace" {
+  type        = string
+  description = "CloudWatch namespace the application reports its open WebSocket count in (one custom metric per task, $0.30/metric-month prorated by the hour)."
+}
+
+variable "secret_kms_key_id" {
+  type        = string
+  description = "KMS key of the session secret parameter. The AWS managed aws/ssm key is free; a customer managed key costs $1/month and must let the task execution role decrypt."
+  default     = "alias/aws/ssm"
+}

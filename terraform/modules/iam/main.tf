@@ -69,6 +69,26 @@ locals {
       ]
       Resource = local.table_resources
     }],
+    [
+      {
+        # A task notices that its own target is draining and moves its clients off
+        # before the ALB cuts them. ELBv2 Describe* actions support no resource-level
+        # scoping, so this read-only action cannot be narrowed to the two target groups.
+        Sid      = "ReadOwnTargetHealth"
+        Effect   = "Allow"
+        Action   = ["elasticloadbalancing:DescribeTargetHealth"]
+        Resource = "*"
+      },
+      {
+        Sid      = "ReportConnectionMetrics"
+        Effect   = "Allow"
+        Action   = ["cloudwatch:PutMetricData"]
+        Resource = "*" # PutMetricData supports no resources; the namespace condition scopes it.
+        Condition = {
+          StringEquals = { "cloudwatch:namespace" = var.metrics_namespace }
+        }
+      },
+    ],
     var.enable_xray ? [{
       Sid    = "XRayWrites"
       Effect = "Allow"
@@ -109,7 +129,7 @@ resource "aws_iam_role_policy" "execution" {
 
 resource "aws_iam_role" "task" {
   name               = "${var.name_prefix}-ecs-task"
-  description        = "What the chat application itself may do: its DynamoDB tables, X-Ray"
+  description        = "What the chat application itself may do: its DynamoDB tables, its target health, its metrics, X-Ray"
   assume_role_policy = local.ecs_tasks_trust
 }
 

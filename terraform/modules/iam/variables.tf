@@ -18,6 +18,11 @@ variable "log_group_arn" {
   description = "CloudWatch log group the containers write to."
 }
 
+variable "metrics_namespace" {
+  type        = string
+  description = "The only CloudWatch namespace the application may put metrics in."
+}
+
 variable "secret_parameter_arns" {
   type        = list(string)
   description = "SSM parameters (SecureString) the execution role reads to inject secrets into containers."
