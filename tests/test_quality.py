@@ -13,15 +13,15 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_lint() -> None:
-    result = run("ruff", "check", "chatops", "tests", "benchmarks")
+    result = run("ruff", "check", "chatops", "app", "tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format() -> None:
-    result = run("ruff", "format", "--check", "chatops", "tests", "benchmarks")
+    result = run("ruff", "format", "--check", "chatops", "app", "tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_strict_on_the_package() -> None:
+def test_mypy_strict_on_the_packages() -> None:
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr

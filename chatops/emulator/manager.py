@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from chatops.errors import EmulatorDown, EmulatorStartFailed
+from chatops.processes import HOST, alive, free_port, terminate
 
-HOST = "127.0.0.1"
 # Answered by the emulator itself (see server.py); kept here so the CLI never imports moto.
 INSTANCE_PATH = "/__chatops/instance"
 START_TIMEOUT = 30.0
@@ -38,22 +36,6 @@ class Emulator:
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def probe(endpoint: str, timeout: float = 2.0) -> str | None:
@@ -80,7 +62,7 @@ class EmulatorManager:
     def running(self) -> Emulator | None:
         """The recorded emulator if it is alive and answering as itself."""
         emulator = self.recorded()
-        if emulator is None or not _alive(emulator.pid):
+        if emulator is None or not alive(emulator.pid):
             return None
         if probe(emulator.endpoint) != emulator.instance_id:
             return None
@@ -102,7 +84,7 @@ class EmulatorManager:
             return current, False
         self.local_dir.mkdir(parents=True, exist_ok=True)
         instance_id = uuid.uuid4().hex[:12]
-        port = _free_port()
+        port = free_port()
         with self.log_path.open("ab") as log:
             process = subprocess.Popen(
                 [
@@ -144,25 +126,10 @@ class EmulatorManager:
         """Stop the recorded emulator; returns it, or None if none was running."""
         emulator = self.recorded()
         self.info_path.unlink(missing_ok=True)
-        if emulator is None or not _alive(emulator.pid):
+        if emulator is None or not alive(emulator.pid):
             return None
         if probe(emulator.endpoint) != emulator.instance_id:
             # The pid was reused by something else: not ours to signal.
             return None
-        os.kill(emulator.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(emulator.pid):
-            time.sleep(0.1)
-            _reap(emulator.pid)
-        if _alive(emulator.pid):
-            os.kill(emulator.pid, signal.SIGKILL)
-            _reap(emulator.pid)
+        terminate(emulator.pid, timeout)
         return emulator
-
-
-def _reap(pid: int) -> None:
-    # Only needed when this process started the emulator (it is then our child).
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
