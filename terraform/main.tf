@@ -52,6 +52,7 @@ module "vpc" {
   name_prefix                = local.name_prefix
   cidr_block                 = var.vpc_cidr
   availability_zones         = data.aws_availability_zones.selected.names
+  enable_nat_gateway         = var.enable_nat_gateway
   enable_interface_endpoints = var.enable_interface_endpoints
   enable_flow_logs           = var.enable_flow_logs
   flow_logs_retention_days   = var.log_retention_days
@@ -89,6 +90,8 @@ module "elasticache" {
   subnet_ids              = module.vpc.private_subnet_ids
   availability_zones      = module.vpc.availability_zones
   security_group_ids      = [module.security_groups.redis_security_group_id]
+  node_count              = var.redis_node_count
+  engine                  = var.redis_engine
   node_type               = var.redis_node_type
   engine_version          = var.redis_engine_version
   snapshot_retention_days = var.redis_snapshot_retention_days
@@ -133,6 +136,8 @@ module "ecs" {
 
   name_prefix            = local.name_prefix
   private_subnet_ids     = module.vpc.private_subnet_ids
+  public_subnet_ids      = module.vpc.public_subnet_ids
+  assign_public_ip       = !var.enable_nat_gateway
   security_group_ids     = [module.security_groups.tasks_security_group_id]
   target_group_arns      = module.alb.target_group_arns
   images                 = local.images
@@ -148,6 +153,7 @@ module "ecs" {
   enable_xray            = var.enable_xray
   enable_execute_command = var.enable_execute_command
   metrics_namespace      = local.metrics_namespace
+
   # Half the deregistration delay: every client has moved well before the ALB cuts.
   drain_seconds = max(1, min(110, floor(var.deregistration_delay / 2)))
 
@@ -176,6 +182,16 @@ module "monitoring" {
   ecs_cluster_name          = module.ecs.cluster_name
   ecs_service_names         = module.ecs.service_names
   alarm_email               = var.alarm_email
+}
+
+module "budget" {
+  source = "./modules/budget"
+
+  count = var.alarm_email != "" && var.budget_monthly_usd > 0 ? 1 : 0
+
+  name_prefix = local.name_prefix
+  limit_usd   = var.budget_monthly_usd
+  emails      = [var.alarm_email]
 }
 
 module "cloudfront" {

@@ -63,6 +63,12 @@ variable "availability_zones" {
   }
 }
 
+variable "enable_nat_gateway" {
+  type        = bool
+  description = "One NAT gateway for the tasks' outbound traffic (image pulls, AWS APIs): $0.059/h (~$43/month) + $0.059/GB processed + its Elastic IP ($0.005/h, ~$3.65/month) in Seoul. false: no NAT gateway; the tasks run in the public subnets with a public IP each ($0.005/h, ~$3.65/month per task), still reachable only from the ALB's security group."
+  default     = true
+}
+
 variable "enable_interface_endpoints" {
   type        = bool
   description = "Interface VPC endpoints for ECR, CloudWatch Logs and SSM (traffic skips the NAT). Costs ~$76/month for the four endpoints in two AZs."
@@ -276,9 +282,31 @@ variable "log_retention_days" {
 
 # --- Data stores --------------------------------------------------------------
 
+variable "redis_node_count" {
+  type        = number
+  description = "Redis nodes. 2: a primary and a replica in another zone with automatic failover. 1: a single node, NO replica and NO failover: if it or its zone fails, Redis is down until ElastiCache replaces it (messages are still stored and acknowledged; fan-out between tasks, presence and typing stop meanwhile). Each cache.t4g.micro node is ~$17.52/month in Seoul (Redis OSS)."
+  default     = 2
+
+  validation {
+    condition     = contains([1, 2], var.redis_node_count)
+    error_message = "redis_node_count must be 1 (single node, no failover) or 2 (primary and replica with failover)."
+  }
+}
+
+variable "redis_engine" {
+  type        = string
+  description = "redis (Redis OSS) or valkey (Redis-compatible; ElastiCache node hours ~20% cheaper, e.g. cache.t4g.micro ~$14.02/month in Seoul instead of ~$17.52). valkey needs redis_engine_version 7.2 or newer, e.g. 8.0."
+  default     = "redis"
+
+  validation {
+    condition     = contains(["redis", "valkey"], var.redis_engine)
+    error_message = "redis_engine must be redis or valkey."
+  }
+}
+
 variable "redis_node_type" {
   type        = string
-  description = "ElastiCache node type for the primary and the replica. cache.t4g.micro is about $15/month for the pair in Seoul; each size up roughly doubles it."
+  description = "ElastiCache node type of every Redis node. cache.t4g.micro is ~$17.52/month per node in Seoul with Redis OSS (~$35 for the default pair); each size up roughly doubles it."
   default     = "cache.t4g.micro"
 
   validation {
@@ -289,7 +317,7 @@ variable "redis_node_type" {
 
 variable "redis_engine_version" {
   type        = string
-  description = "Redis engine version."
+  description = "Engine version: Redis OSS 7.1 or older, Valkey 7.2 or newer (e.g. 8.0)."
   default     = "7.1"
 }
 
@@ -329,6 +357,17 @@ variable "alarm_email" {
   type        = string
   description = "E-mail address notified of alarms (confirm the subscription mail); empty for none."
   default     = ""
+}
+
+variable "budget_monthly_usd" {
+  type        = number
+  description = "Monthly AWS Budgets limit in US dollars for the whole account, created when alarm_email is set: e-mails at 80% of it actually spent and at 100% forecast. Free (an account's first two budgets cost nothing); 0 turns it off. `chatops cost` shows it beside the estimate."
+  default     = 150
+
+  validation {
+    condition     = var.budget_monthly_usd >= 0
+    error_message = "budget_monthly_usd must be 0 (no budget) or a positive number of US dollars, e.g. 70."
+  }
 }
 
 # --- Static site (CloudFront) -------------------------------------------------

@@ -1,4 +1,5 @@
-# Redis: a primary and a replica in different zones, failover, encryption, AUTH.
+# Redis: a primary and a replica in different zones, failover, encryption, AUTH; or
+# a single node (Redis OSS or Valkey) without failover.
 
 mock_provider "aws" {
   override_during = plan
@@ -56,6 +57,74 @@ run "encrypts_and_requires_an_auth_token_from_ssm" {
     condition     = aws_ssm_parameter.auth_token.type == "SecureString"
     error_message = "The AUTH token must be stored as an SSM SecureString."
   }
+}
+
+run "a_single_valkey_node_has_no_replica_and_no_failover" {
+  command = plan
+
+  module {
+    source = "./modules/elasticache"
+  }
+
+  variables {
+    node_count     = 1
+    engine         = "valkey"
+    engine_version = "8.0"
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.this.num_cache_clusters == 1
+    error_message = "node_count = 1 must create a single cache cluster."
+  }
+
+  assert {
+    condition     = !aws_elasticache_replication_group.this.automatic_failover_enabled && !aws_elasticache_replication_group.this.multi_az_enabled
+    error_message = "A single node cannot fail over: automatic failover and Multi-AZ must be off."
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.this.preferred_cache_cluster_azs == tolist(["ap-northeast-2a"])
+    error_message = "The single node must be placed in the first zone."
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.this.engine == "valkey" && aws_elasticache_replication_group.this.parameter_group_name == "default.valkey8"
+    error_message = "Valkey 8.0 must use the default.valkey8 parameter group."
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.this.transit_encryption_enabled && aws_elasticache_replication_group.this.at_rest_encryption_enabled == "true"
+    error_message = "Valkey must keep encryption in transit and at rest."
+  }
+}
+
+run "rejects_valkey_with_a_redis_version" {
+  command = plan
+
+  module {
+    source = "./modules/elasticache"
+  }
+
+  variables {
+    engine         = "valkey"
+    engine_version = "7.1"
+  }
+
+  expect_failures = [var.engine_version]
+}
+
+run "rejects_three_nodes" {
+  command = plan
+
+  module {
+    source = "./modules/elasticache"
+  }
+
+  variables {
+    node_count = 3
+  }
+
+  expect_failures = [var.node_count]
 }
 
 run "rejects_both_nodes_in_one_zone" {

@@ -1,4 +1,4 @@
-# The network: two zones, one NAT gateway for both, free gateway endpoints.
+# The network: two zones, one NAT gateway for both (or none), free gateway endpoints.
 
 mock_provider "aws" {
   override_during = plan
@@ -40,7 +40,7 @@ run "one_nat_gateway_serves_both_private_subnets" {
   }
 
   override_resource {
-    target          = aws_nat_gateway.this
+    target          = aws_nat_gateway.this[0]
     override_during = plan
     values          = { id = "nat-0123456789abcdef0" }
   }
@@ -58,12 +58,12 @@ run "one_nat_gateway_serves_both_private_subnets" {
   }
 
   assert {
-    condition     = aws_nat_gateway.this.subnet_id == "subnet-public-a"
+    condition     = length(aws_nat_gateway.this) == 1 && aws_nat_gateway.this[0].subnet_id == "subnet-public-a"
     error_message = "The NAT gateway must sit in the first zone's public subnet."
   }
 
   assert {
-    condition     = aws_route.private_nat.nat_gateway_id == aws_nat_gateway.this.id
+    condition     = aws_route.private_nat[0].nat_gateway_id == aws_nat_gateway.this[0].id
     error_message = "The private default route must go through the NAT gateway."
   }
 
@@ -88,6 +88,45 @@ run "gateway_endpoints_on_and_interface_endpoints_off_by_default" {
   assert {
     condition     = length(aws_vpc_endpoint.interface) == 0 && length(aws_flow_log.this) == 0
     error_message = "Interface endpoints and flow logs cost money and must be off by default."
+  }
+}
+
+run "without_a_nat_gateway_nothing_routes_out_of_the_private_subnets" {
+  command = plan
+
+  module {
+    source = "./modules/vpc"
+  }
+
+  variables {
+    enable_nat_gateway = false
+  }
+
+  override_resource {
+    target          = aws_route_table.public
+    override_during = plan
+    values          = { id = "rtb-public" }
+  }
+
+  override_resource {
+    target          = aws_route_table.private
+    override_during = plan
+    values          = { id = "rtb-private" }
+  }
+
+  assert {
+    condition     = length(aws_nat_gateway.this) == 0 && length(aws_eip.nat) == 0 && length(aws_route.private_nat) == 0
+    error_message = "Without a NAT gateway there must be no NAT, no Elastic IP and no private default route."
+  }
+
+  assert {
+    condition     = output.nat_gateway_id == null && output.nat_public_ip == null
+    error_message = "The NAT outputs must be null without a NAT gateway."
+  }
+
+  assert {
+    condition     = alltrue([for endpoint in aws_vpc_endpoint.gateway : toset(endpoint.route_table_ids) == toset(["rtb-private", "rtb-public"])])
+    error_message = "Without a NAT gateway the free gateway endpoints must serve the public route table (where the tasks run) too."
   }
 }
 

@@ -204,10 +204,12 @@ resource "aws_ecs_service" "this" {
     weight            = 1
   }
 
+  # Without a NAT gateway the tasks sit in the public subnets with public IPs; the
+  # security groups still admit nothing but the ALB.
   network_configuration {
-    subnets          = var.private_subnet_ids
+    subnets          = var.assign_public_ip ? var.public_subnet_ids : var.private_subnet_ids
     security_groups  = var.security_group_ids
-    assign_public_ip = false
+    assign_public_ip = var.assign_public_ip
   }
 
   load_balancer {

@@ -5,7 +5,24 @@ variable "name_prefix" {
 
 variable "private_subnet_ids" {
   type        = list(string)
-  description = "Private subnets the tasks run in (no public IPs)."
+  description = "Private subnets the tasks run in (no public IPs), unless assign_public_ip."
+}
+
+variable "assign_public_ip" {
+  type        = bool
+  description = "Run the tasks in public_subnet_ids with a public IP each, for a VPC without a NAT gateway. Each address costs $0.005/h (~$3.65/month per task); the security groups still decide who may connect."
+  default     = false
+
+  validation {
+    condition     = !var.assign_public_ip || length(var.public_subnet_ids) > 0
+    error_message = "assign_public_ip needs public_subnet_ids: the subnets with a route to the internet gateway."
+  }
+}
+
+variable "public_subnet_ids" {
+  type        = list(string)
+  description = "Public subnets the tasks run in when assign_public_ip is true."
+  default     = []
 }
 
 variable "security_group_ids" {

@@ -6,6 +6,11 @@ data "aws_secretsmanager_random_password" "auth_token" {
   exclude_punctuation = true
 }
 
+locals {
+  # A replica to fail over to exists only with two nodes.
+  failover = var.node_count > 1
+}
+
 resource "aws_ssm_parameter" "auth_token" {
   name        = "/${var.name_prefix}/redis/auth-token"
   description = "AUTH token of the ${var.name_prefix} Redis replication group"
@@ -28,17 +33,18 @@ resource "aws_elasticache_replication_group" "this" {
   replication_group_id = "${var.name_prefix}-redis"
   description          = "Pub/sub and presence for the ${var.name_prefix} chat service"
 
-  engine               = "redis"
+  engine               = var.engine
   engine_version       = var.engine_version
   node_type            = var.node_type
   port                 = var.port
-  parameter_group_name = "default.redis${split(".", var.engine_version)[0]}"
+  parameter_group_name = "default.${var.engine}${split(".", var.engine_version)[0]}"
 
-  # Primary + one replica in another zone; failover promotes the replica.
-  num_cache_clusters          = 2
-  preferred_cache_cluster_azs = var.availability_zones
-  automatic_failover_enabled  = true
-  multi_az_enabled            = true
+  # Primary + one replica in another zone; failover promotes the replica. With one node
+  # there is no replica and no failover: Redis is down until ElastiCache replaces it.
+  num_cache_clusters          = var.node_count
+  preferred_cache_cluster_azs = slice(var.availability_zones, 0, var.node_count)
+  automatic_failover_enabled  = local.failover
+  multi_az_enabled            = local.failover
 
   subnet_group_name  = aws_elasticache_subnet_group.this.name
   security_group_ids = var.security_group_ids

@@ -15,7 +15,7 @@ variable "subnet_ids" {
 
 variable "availability_zones" {
   type        = list(string)
-  description = "Zones of the primary and the replica, in that order."
+  description = "Zones of the primary and the replica, in that order (a single node takes the first)."
 
   validation {
     condition     = length(var.availability_zones) == 2 && length(distinct(var.availability_zones)) == 2
@@ -28,9 +28,31 @@ variable "security_group_ids" {
   description = "Security groups of the cache nodes."
 }
 
+variable "node_count" {
+  type        = number
+  description = "Cache nodes: 2 is a primary and a replica in another zone with automatic failover and Multi-AZ; 1 is a single node with no replica and no failover (if it or its zone fails, Redis is down until ElastiCache replaces the node, and its data is lost). Each node is billed by the hour: cache.t4g.micro is ~$17.52/month in Seoul with Redis OSS."
+  default     = 2
+
+  validation {
+    condition     = contains([1, 2], var.node_count)
+    error_message = "node_count must be 1 (a single node, no failover) or 2 (primary and replica with failover)."
+  }
+}
+
+variable "engine" {
+  type        = string
+  description = "redis (Redis OSS) or valkey (Redis-compatible, node hours ~20% cheaper than Redis OSS on ElastiCache)."
+  default     = "redis"
+
+  validation {
+    condition     = contains(["redis", "valkey"], var.engine)
+    error_message = "engine must be redis or valkey."
+  }
+}
+
 variable "node_type" {
   type        = string
-  description = "Cache node type for both nodes. cache.t4g.micro costs about $15/month for the pair in Seoul; each size up roughly doubles it."
+  description = "Cache node type of every node. cache.t4g.micro costs ~$17.52/month per node in Seoul with Redis OSS (~$14.02 with Valkey); each size up roughly doubles it."
   default     = "cache.t4g.micro"
 
   validation {
@@ -41,8 +63,18 @@ variable "node_type" {
 
 variable "engine_version" {
   type        = string
-  description = "Redis engine version."
+  description = "Engine version: Redis OSS up to 7.1, Valkey from 7.2 (e.g. 8.0)."
   default     = "7.1"
+
+  validation {
+    condition = try(
+      var.engine == "valkey"
+      ? var.engine_version == "7.2" || tonumber(split(".", var.engine_version)[0]) >= 8
+      : contains(["7.0", "7.1"], var.engine_version) || tonumber(split(".", var.engine_version)[0]) <= 6,
+      false,
+    )
+    error_message = "engine_version must exist for the engine: Redis OSS 7.1 or older (e.g. 7.1), Valkey 7.2 or newer (e.g. 8.0)."
+  }
 }
 
 variable "port" {

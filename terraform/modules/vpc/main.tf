@@ -50,6 +50,8 @@ resource "aws_internet_gateway" "this" {
 }
 
 resource "aws_eip" "nat" {
+  count = var.enable_nat_gateway ? 1 : 0
+
   domain = "vpc"
 
   tags = { Name = "${var.name_prefix}-nat" }
@@ -57,10 +59,13 @@ resource "aws_eip" "nat" {
   depends_on = [aws_internet_gateway.this]
 }
 
-# One NAT gateway for both zones: ~$32/month instead of ~$64. If its zone fails,
-# tasks in the other zone lose outbound internet until it is back.
+# One NAT gateway for both zones: ~$43/month plus its address (~$3.65) in Seoul instead of
+# twice that. If its zone fails, tasks in the other zone lose outbound internet until it
+# is back. Without it (enable_nat_gateway = false) the tasks run in the public subnets.
 resource "aws_nat_gateway" "this" {
-  allocation_id = aws_eip.nat.id
+  count = var.enable_nat_gateway ? 1 : 0
+
+  allocation_id = aws_eip.nat[0].id
   subnet_id     = aws_subnet.public[local.nat_zone].id
 
   tags = { Name = "${var.name_prefix}-nat" }
@@ -94,9 +99,27 @@ resource "aws_route_table" "private" {
 }
 
 resource "aws_route" "private_nat" {
+  count = var.enable_nat_gateway ? 1 : 0
+
   route_table_id         = aws_route_table.private.id
   destination_cidr_block = "0.0.0.0/0"
-  nat_gateway_id         = aws_nat_gateway.this.id
+  nat_gateway_id         = aws_nat_gateway.this[0].id
+}
+
+# Stacks created before the NAT gateway became optional keep theirs.
+moved {
+  from = aws_eip.nat
+  to   = aws_eip.nat[0]
+}
+
+moved {
+  from = aws_nat_gateway.this
+  to   = aws_nat_gateway.this[0]
+}
+
+moved {
+  from = aws_route.private_nat
+  to   = aws_route.private_nat[0]
 }
 
 resource "aws_route_table_association" "private" {
@@ -106,14 +129,15 @@ resource "aws_route_table_association" "private" {
   route_table_id = aws_route_table.private.id
 }
 
-# Gateway endpoints are free and keep DynamoDB and S3 (ECR layers) traffic off the NAT.
+# Gateway endpoints are free and keep DynamoDB and S3 (ECR layers) traffic off the NAT,
+# or, without one, inside the VPC for the tasks in the public subnets.
 resource "aws_vpc_endpoint" "gateway" {
   for_each = toset(["dynamodb", "s3"])
 
   vpc_id            = aws_vpc.this.id
   service_name      = "com.amazonaws.${local.region}.${each.key}"
   vpc_endpoint_type = "Gateway"
-  route_table_ids   = [aws_route_table.private.id]
+  route_table_ids   = var.enable_nat_gateway ? [aws_route_table.private.id] : [aws_route_table.private.id, aws_route_table.public.id]
 
   tags = { Name = "${var.name_prefix}-${each.key}" }
 }

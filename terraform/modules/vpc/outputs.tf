@@ -24,13 +24,13 @@ output "private_subnet_ids" {
 }
 
 output "nat_gateway_id" {
-  description = "ID of the single NAT gateway."
-  value       = aws_nat_gateway.this.id
+  description = "ID of the single NAT gateway, or null without one."
+  value       = one(aws_nat_gateway.this[*].id)
 }
 
 output "nat_public_ip" {
-  description = "Public IP the tasks' outbound traffic leaves from."
-  value       = aws_eip.nat.public_ip
+  description = "Public IP the tasks' outbound traffic leaves from, or null without a NAT gateway (each task then has its own)."
+  value       = one(aws_eip.nat[*].public_ip)
 }
 
 output "private_route_table_id" {

@@ -18,6 +18,12 @@ variable "availability_zones" {
   }
 }
 
+variable "enable_nat_gateway" {
+  type        = bool
+  description = "One NAT gateway (in the first zone) for the private subnets' outbound traffic. Costs $0.059/h (~$43/month) plus $0.059/GB processed and its Elastic IP ($0.005/h, ~$3.65/month) in Seoul. false: no NAT and no outbound route from the private subnets; put the tasks in the public subnets with public IPs instead."
+  default     = true
+}
+
 variable "enable_interface_endpoints" {
   type        = bool
   description = "Create interface endpoints (ECR, CloudWatch Logs, SSM) so task traffic to them skips the NAT gateway. Costs about $0.013/h per endpoint per AZ: ~$76/month for the four default endpoints in two AZs, plus $0.01/GB."
