@@ -9,6 +9,7 @@ from typer.core import TyperGroup
 
 from chatops import __version__
 from chatops.cli.commands import (
+    cost,
     deploy,
     destroy,
     init,
@@ -71,6 +72,7 @@ app.command(rich_help_panel="Stack")(plan.plan)
 app.command(rich_help_panel="Stack")(deploy.deploy)
 app.command(rich_help_panel="Stack")(outputs.outputs)
 app.command(rich_help_panel="Stack")(destroy.destroy)
+app.command(rich_help_panel="Stack")(cost.cost)
 app.command(
     rich_help_panel="Traffic",
     context_settings={"ignore_unknown_options": True},  # so `shift -10 110` is validated by us
