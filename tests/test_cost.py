@@ -735,12 +735,12 @@ def test_a_plan_over_a_deployed_stack_shows_the_change_per_resource() -> None:
     assert result.running.monthly_fixed == Decimal("54.481975")
     assert result.breakdown.monthly_fixed == Decimal("131.0097")
     assert result.monthly_change == Decimal("131.0097") - Decimal("54.481975")
-    assert {c.address: (c.before is None, c.after is None) for c in result.changes} == {
-        'module.ecs.aws_ecs_service.this["blue"]': (False, False),
-        'module.ecs.aws_ecs_service.this["green"]': (False, False),
-        "module.elasticache.aws_elasticache_replication_group.this": (False, False),
-        "module.vpc.aws_eip.nat[0]": (True, False),
-        "module.vpc.aws_nat_gateway.this[0]": (True, False),
+    assert {c.address: (c.action, c.before is None) for c in result.changes} == {
+        'module.ecs.aws_ecs_service.this["blue"]': ("update", False),
+        'module.ecs.aws_ecs_service.this["green"]': ("update", False),
+        "module.elasticache.aws_elasticache_replication_group.this": ("replace", False),
+        "module.vpc.aws_eip.nat[0]": ("create", True),
+        "module.vpc.aws_nat_gateway.this[0]": ("create", True),
     }
     assert sum((c.delta for c in result.changes), Decimal(0)) == result.monthly_change
 

@@ -74,8 +74,11 @@ def test_over_a_deployed_stack_the_change_per_resource(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "Running now: $54.48 a month; after this plan: $131.01 (+$76.53)" in out
-    assert "module.vpc.aws_nat_gateway.this[0]: - -> $43.07" in out
-    assert "module.elasticache.aws_elasticache_replication_group.this: $14.02 -> $35.04" in out
+    assert "module.vpc.aws_nat_gateway.this[0]: - -> $43.07 (create)" in out
+    assert (
+        "module.elasticache.aws_elasticache_replication_group.this: $14.02 -> $35.04 (replace)"
+        in out
+    )
 
 
 def test_json_output(tmp_path: Path) -> None:

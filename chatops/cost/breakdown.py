@@ -95,10 +95,12 @@ class Breakdown:
 
 @dataclass(frozen=True)
 class Change:
-    """The monthly cost of one resource now and after the plan (None: absent)."""
+    """The monthly cost of one resource now and after the plan (None: absent), and what
+    the plan does to it (create, update, replace, delete)."""
 
     address: str
     type: str
+    action: str
     before: Decimal | None
     after: Decimal | None
 
@@ -203,12 +205,14 @@ def _changes(running: Breakdown, planned: Breakdown, plan: PlanDocument) -> tupl
     before = running.by_address()
     after = planned.by_address()
     types = {r.address: r.type for r in (*plan.prior, *plan.planned)}
+    actions = {change.address: change.kind for change in plan.summary.changes}
     changes = []
     for address in sorted(set(before) | set(after)):
         old = before[address].monthly if address in before else None
         new = after[address].monthly if address in after else None
         if old != new:
-            changes.append(Change(address, types.get(address, ""), old, new))
+            action = actions.get(address, "no-op")
+            changes.append(Change(address, types.get(address, ""), action, old, new))
     return tuple(changes)
 
 
@@ -317,6 +321,7 @@ def estimate_json(result: Estimate) -> dict[str, Any]:
                 {
                     "address": c.address,
                     "type": c.type,
+                    "action": c.action,
                     "before": _money(c.before),
                     "after": _money(c.after),
                     "change": _money(c.delta),

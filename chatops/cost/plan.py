@@ -164,7 +164,6 @@ class Side:
     def __init__(self, resources: Iterable[Resource], configuration: Configuration) -> None:
         self.resources = list(resources)
         self.configuration = configuration
-        self.by_address = {r.address: r for r in self.resources}
 
     def __iter__(self) -> Iterator[Resource]:
         return iter(self.resources)

@@ -242,7 +242,7 @@ def _render_changes(result: Estimate) -> None:
     for item in result.changes:
         before = "-" if item.before is None else _money(item.before)
         after = "-" if item.after is None else _money(item.after)
-        console.print(f"  {item.address}: {before} -> {after}", soft_wrap=True)
+        console.print(f"  {item.address}: {before} -> {after} ({item.action})", soft_wrap=True)
 
 
 def _render(result: Estimate, title: str, with_usage: bool) -> None:
