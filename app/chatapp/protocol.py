@@ -20,7 +20,7 @@ MAX_FRAME_BYTES = 16 * 1024
 MAX_TEXT_LENGTH = 2000
 MAX_NICKNAME_LENGTH = 24
 MAX_ROOMS = 10
-SENDS_PER_SECOND = 5.0
+SENDS_PER_SECOND = 5
 SEND_BURST = 10
 # All frames of a connection, whatever their type: a ceiling far above any real client.
 FRAMES_PER_SECOND = 30.0

@@ -168,6 +168,11 @@ class App:
             _send(ws, protocol.error("internal", "cannot sign you in now: reconnect later"))
             await refuse(ws, protocol.CLOSE_INTERNAL, "internal error")
             return
+        if self.draining.active or self.stop.is_set():
+            # Draining began while this client was signing in: send it on its way too.
+            _send(ws, protocol.reconnect(1000))
+            await refuse(ws, protocol.CLOSE_SERVICE_RESTART, "service restart")
+            return
         client = await self.service.connect(ws, connection_id, user_id, nickname, resumed)
         log.info(
             "connected",

@@ -165,7 +165,7 @@ def test_hello_announces_the_limits() -> None:
     assert frame["limits"] == {
         "maxTextLength": 2000,
         "maxFrameBytes": 16384,
-        "sendsPerSecond": 5.0,
+        "sendsPerSecond": 5,
         "burst": 10,
         "maxRooms": 10,
     }
