@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,7 +34,9 @@ def test_sigterm_moves_clients_off_over_the_drain_window_then_exits_0(
     try:
         started = time.monotonic()
         server.signal(signal.SIGTERM)
-        results = [moved_off(client) for client in clients]
+        # Each client waits on its own thread: the moment is when its frame arrived.
+        with ThreadPoolExecutor(len(clients)) as pool:
+            results = list(pool.map(moved_off, clients))
         for frame, code, _ in results:
             assert frame["reason"] == "draining" and 0 < frame["afterMs"] <= 2000
             assert code == 1012
