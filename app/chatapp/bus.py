@@ -148,7 +148,9 @@ class Bus:
             timeout=COMMAND_TIMEOUT,
             socket_timeout=COMMAND_TIMEOUT,
             socket_connect_timeout=COMMAND_TIMEOUT,
-            retry=Retry(NoBackoff(), 0),
+            # One immediate retry: a connection the server dropped while idle (a
+            # restart) is replaced at once; a server that is gone fails fast.
+            retry=Retry(NoBackoff(), 1),
             decode_responses=True,
         )
         return aioredis.Redis(connection_pool=pool)
@@ -166,9 +168,17 @@ class Bus:
 
     # Connection lifecycle ---------------------------------------------------------
 
+    async def _drop_connections(self) -> None:
+        """Forget pooled connections from before an outage (the server closed them)."""
+        for client in {id(self._primary): self._primary, id(self._reader): self._reader}.values():
+            try:
+                await asyncio.wait_for(client.connection_pool.disconnect(), COMMAND_TIMEOUT)
+            except (RedisError, OSError, TimeoutError):
+                pass
+
     def _mark_down(self, error: BaseException) -> None:
         if self.up:
-            log.warning("redis_down", error=repr(error))
+            log.warning("redis_down", error=f"{type(error).__name__}: {error}")
         self.up = False
         self._broken.set()
 
@@ -177,6 +187,8 @@ class Bus:
         while True:
             pubsub: PubSub | None = None
             try:
+                if attempt:
+                    await self._drop_connections()
                 pubsub = self._primary.pubsub(ignore_subscribe_messages=True)
                 async with asyncio.timeout(COMMAND_TIMEOUT):
                     await self._primary.ping()
@@ -238,7 +250,7 @@ class Bus:
             self._mark_down(error)
             raise BusDown(repr(error)) from error
         except RedisError as error:
-            log.error("redis_command_failed", error=repr(error))
+            log.error("redis_command_failed", error=f"{type(error).__name__}: {error}")
             raise BusDown(repr(error)) from error
 
     # Messages --------------------------------------------------------------------

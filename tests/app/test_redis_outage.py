@@ -81,6 +81,10 @@ def test_sends_survive_a_redis_outage_and_reach_everyone_once_it_is_back(
                 assert [f["text"] for f in client.messages(room)][-1] == "after"
         assert blue.wait_log("resynced")["delivered"] >= 1
         assert green.wait_log("resynced")["delivered"] >= 3
+        for server in (blue, green):
+            # One outage noticed once: no flapping while Redis restarts.
+            events = [r["event"] for r in server.logs() if r["event"].startswith("redis_")]
+            assert events == ["redis_up", "redis_down", "redis_up"], events
     finally:
         for server in servers:
             server.stop()
