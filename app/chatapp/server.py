@@ -173,7 +173,7 @@ class App:
             _send(ws, protocol.reconnect(1000))
             await refuse(ws, protocol.CLOSE_SERVICE_RESTART, "service restart")
             return
-        client = await self.service.connect(ws, connection_id, user_id, nickname, resumed)
+        client = self.service.connect(ws, connection_id, user_id, nickname, resumed)
         log.info(
             "connected",
             connectionId=connection_id,

@@ -56,6 +56,7 @@ class ChatService:
         self._in_flight: dict[SendKey, asyncio.Future[tuple[int, int] | None]] = {}
         self._unrecorded: deque[tuple[SendKey, int, int]] = deque(maxlen=UNRECORDED)
         self._presence_due: set[str] = set()
+        self._row_writes: dict[str, asyncio.Task[None]] = {}
 
     def start(self) -> None:
         self.bus.start()
@@ -77,7 +78,7 @@ class ChatService:
         user_id = await self.store.next_user_id()
         return user_id, auth.nickname or f"guest-{user_id}", False
 
-    async def connect(
+    def connect(
         self,
         ws: ServerConnection,
         connection_id: str,
@@ -100,11 +101,22 @@ class ChatService:
                 connection_id=connection_id,
             )
         )
-        try:
-            await self.store.put_connection(connection_id, user_id, nickname, time.time())
-        except AwsError as error:
-            log.warning("connection_row_failed", connectionId=connection_id, error=str(error))
+        # The row is bookkeeping: written in the background, the client reads on.
+        task = self.tasks.spawn(self._put_row(client), "connection-row")
+        if task is not None:
+            self._row_writes[connection_id] = task
+            task.add_done_callback(lambda _: self._row_writes.pop(connection_id, None))
         return client
+
+    async def _put_row(self, client: Client) -> None:
+        try:
+            await self.store.put_connection(
+                client.connection_id, client.user_id, client.nickname, time.time()
+            )
+        except AwsError as error:
+            log.warning(
+                "connection_row_failed", connectionId=client.connection_id, error=str(error)
+            )
 
     async def disconnect(self, client: Client) -> None:
         client.closing = True
@@ -116,6 +128,9 @@ class ChatService:
                 pass
             for room in rooms:
                 self._schedule_presence(room)
+        writing = self._row_writes.get(client.connection_id)
+        if writing is not None:
+            await asyncio.wait([writing], timeout=CALL_TIMEOUT)  # delete after the put
         try:
             await self.store.delete_connection(client.connection_id)
         except AwsError as error:
