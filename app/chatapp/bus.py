@@ -230,7 +230,7 @@ class Bus:
                 return
             kind, room, data = envelope["k"], envelope["r"], envelope["d"]
             if kind == "m":
-                event = Event("m", room, message=Message.from_json(json.dumps(data)))
+                event = Event("m", room, message=Message.from_dict(data))
             elif kind == "t":
                 event = Event("t", room, user_id=str(data["u"]), nickname=str(data["n"]))
             else:

@@ -258,6 +258,10 @@ class Hub:
         room = self.rooms.get(name)
         return list(room.members) if room else []
 
+    def count(self, name: str) -> int:
+        room = self.rooms.get(name)
+        return len(room.members) if room else 0
+
     def deliver(self, message: Message) -> int:
         """Send `message` to every local member that has not had its seq; returns how many."""
         room = self.rooms.get(message.room)

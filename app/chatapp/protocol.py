@@ -277,8 +277,12 @@ class Message:
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Message:
-        """The message in a stream entry or channel event; ValueError if malformed."""
-        data = json.loads(raw)
+        """The message in a stream entry; ValueError if malformed."""
+        return cls.from_dict(json.loads(raw))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Message:
+        """The message object of a channel event; ValueError if malformed."""
         try:
             message = cls(
                 room=data["room"],
