@@ -114,7 +114,7 @@ class App:
             if self.stop_signal == "SIGTERM":
                 self.draining.start("sigterm")
                 await self._wait_for_clients(config.drain_seconds + SHUTDOWN_GRACE)
-            server.close(close_connections=True, code=protocol.CLOSE_GOING_AWAY)
+            server.close(close_connections=True)  # the rest: 1001 going away
             try:
                 async with asyncio.timeout(CLOSE_TIMEOUT + SHUTDOWN_GRACE):
                     await server.wait_closed()
