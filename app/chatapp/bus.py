@@ -8,7 +8,8 @@ Keys (the room in braces is a hash tag: a room's keys stay on one slot):
                             ``{"k": kind, "o": origin, "r": room, "d": data}``
 - ``chat:{room}:presence``  hash, connectionId -> ``{"u", "n", "x"}`` (x: expiry, ms)
 - ``chat:{room}:msgid:{userId}:{msgId}``  ``pending`` while a send is being stored,
-                            then ``<seq>:<ts>`` for 24 h (retries are acked once)
+                            then ``<seq>:<ts>`` for 24 h (retries are acked once), or
+                            ``retry:<seq>`` after a failed put (a retry reuses the seq)
 
 One Lua script appends to the log and publishes in one step (as centrifuge's
 broker_redis.go does), so a message is never in one and not the other. Each process
@@ -106,7 +107,7 @@ class Event:
 class Claim:
     """The outcome of claiming a msgId before storing it."""
 
-    state: str  # "new", "duplicate", "pending" or "unavailable"
+    state: str  # "new", "retry", "duplicate", "pending" or "unavailable"
     seq: int = 0
     ts: int = 0
 
@@ -309,24 +310,40 @@ class Bus:
     # Send dedupe -----------------------------------------------------------------
 
     async def claim(self, room: str, user_id: str, msg_id: str) -> Claim:
-        """Claim a msgId before storing it; a stored one comes back as a duplicate."""
+        """Claim a msgId before storing it.
+
+        "new": store it. "retry": an earlier attempt got this seq but may not have
+        stored it: store it under the same seq (unless it is there). "duplicate": it
+        is stored (seq, ts). "pending": another attempt is storing it right now.
+        "unavailable": Redis is down.
+        """
         key = msgid_key(room, user_id, msg_id)
+
+        async def take() -> bool:
+            return bool(await self._primary.set(key, "pending", nx=True, ex=CLAIM_TTL))
+
         try:
-            for _ in range(2):
-                claimed = await self._command(
-                    lambda: self._primary.set(key, "pending", nx=True, ex=CLAIM_TTL)
-                )
-                if claimed:
-                    return Claim("new")
-                value = await self._command(lambda: self._primary.get(key))
-                if value == "pending":
-                    return Claim("pending")
-                if value:
-                    seq, _, ts = str(value).partition(":")
-                    return Claim("duplicate", int(seq), int(ts or 0))
-        except BusDown:
+            if await self._command(take):
+                return Claim("new")
+            value = str(await self._command(lambda: self._primary.get(key)) or "")
+            if not value:  # it expired in between
+                return Claim("new") if await self._command(take) else Claim("pending")
+            if value.startswith("pending"):
+                return Claim("pending")
+            if value.startswith("retry:"):
+                seq = int(value.partition(":")[2])
+                pending = f"pending:{seq}"
+                await self._command(lambda: self._primary.set(key, pending, ex=CLAIM_TTL))
+                return Claim("retry", seq)
+            seq_text, _, ts = value.partition(":")
+            return Claim("duplicate", int(seq_text), int(ts or 0))
+        except (BusDown, ValueError):
             return Claim("unavailable")
-        return Claim("unavailable")
+
+    async def retry_later(self, room: str, user_id: str, msg_id: str, seq: int) -> None:
+        """Storing under `seq` failed (or its outcome is unknown): a retry reuses `seq`."""
+        key = msgid_key(room, user_id, msg_id)
+        await self._command(lambda: self._primary.set(key, f"retry:{seq}", ex=DEDUPE_TTL))
 
     async def record(self, room: str, user_id: str, msg_id: str, seq: int, ts: int) -> None:
         key = msgid_key(room, user_id, msg_id)

@@ -15,7 +15,7 @@ from websockets.asyncio.server import ServerConnection
 
 from chatapp import protocol, tokens
 from chatapp.aws import CALL_TIMEOUT, AwsError
-from chatapp.bus import Bus, BusDown, Event
+from chatapp.bus import Bus, BusDown, Claim, Event
 from chatapp.config import Config
 from chatapp.hub import Client, Hub, SeqTracker
 from chatapp.logs import log
@@ -56,6 +56,8 @@ class ChatService:
         self.bus = Bus(config, origin, self._on_event, self._on_bus_up)
         self.tasks = TaskSet("service")
         self._sent: OrderedDict[SendKey, tuple[int, int]] = OrderedDict()
+        # Sends whose put failed after their seq was allocated: a retry reuses it.
+        self._failed: OrderedDict[SendKey, int] = OrderedDict()
         self._in_flight: dict[SendKey, asyncio.Future[tuple[int, int] | None]] = {}
         self._unrecorded: deque[tuple[SendKey, int, int]] = deque(maxlen=UNRECORDED)
         self._presence_due: set[str] = set()
@@ -344,23 +346,29 @@ class ChatService:
             client.send(protocol.ack(room, msg_id, known[0], known[1], duplicate=True))
             return
         assert claim is not None
+        # A seq an earlier attempt got but may not have stored under: reuse it, so that
+        # a put whose answer was lost can never become a second message.
+        retry_seq = claim.seq if claim.state == "retry" else self._failed.pop(key, None)
         future: asyncio.Future[tuple[int, int] | None] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future
+        seq: int | None = retry_seq
+        duplicate = False
         try:
-            seq = await self.store.next_seq(room)
-            message = await self.store.put_message(
-                room, seq, msg_id, client.user_id, client.nickname, frame.text
-            )
+            existing = await self.store.find_seq(room, seq) if seq is not None else None
+            if existing is not None and existing.msg_id == msg_id:
+                message, duplicate = existing, True
+            else:
+                if seq is None:
+                    seq = await self.store.next_seq(room)
+                message = await self.store.put_message(
+                    room, seq, msg_id, client.user_id, client.nickname, frame.text
+                )
         except AwsError as error:
             future.set_result(None)
             log.warning(
                 "store_failed", connectionId=client.connection_id, room=room, error=str(error)
             )
-            if claim.state == "new":
-                try:
-                    await self.bus.release(room, client.user_id, msg_id)
-                except BusDown:
-                    pass
+            await self._store_failed(key, claim, seq)
             client.send(
                 protocol.error(
                     "store_failed",
@@ -374,7 +382,7 @@ class ChatService:
             self._in_flight.pop(key, None)
         future.set_result((message.seq, message.ts))
         self._remember(key, message.seq, message.ts)
-        client.send(protocol.ack(room, msg_id, message.seq, message.ts, duplicate=False))
+        client.send(protocol.ack(room, msg_id, message.seq, message.ts, duplicate=duplicate))
         self.hub.deliver(message)
         try:
             await self.bus.record(room, client.user_id, msg_id, message.seq, message.ts)
@@ -382,6 +390,22 @@ class ChatService:
         except BusDown:
             # Other tasks catch up when Redis is back (re-sync from DynamoDB).
             self._unrecorded.append((key, message.seq, message.ts))
+
+    async def _store_failed(self, key: SendKey, claim: Claim, seq: int | None) -> None:
+        """Leave what a retry needs: the seq it must reuse, or a free msgId."""
+        room, user_id, msg_id = key
+        try:
+            if seq is None:
+                if claim.state == "new":
+                    await self.bus.release(room, user_id, msg_id)
+                return
+            self._failed[key] = seq
+            while len(self._failed) > SENT_CACHE:
+                self._failed.popitem(last=False)
+            if claim.state != "unavailable":
+                await self.bus.retry_later(room, user_id, msg_id, seq)
+        except BusDown:
+            pass
 
     async def _wait_in_flight(self, key: SendKey) -> tuple[int, int] | None:
         """The outcome of the same send still being stored on this process, if any."""

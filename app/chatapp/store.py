@@ -193,6 +193,17 @@ class Store:
             return None
         return [wanted[seq] for seq in sorted(wanted)]
 
+    async def find_seq(self, room: str, seq: int) -> Message | None:
+        """The stored message with `seq`, if any (it is among the room's recent ones)."""
+
+        def enough(found: list[Message]) -> bool:
+            return any(m.seq == seq for m in found) or (
+                sum(1 for m in found if m.seq < seq) >= ORDER_SLACK_COUNT
+            )
+
+        found = await self._query_newest(room, enough)
+        return next((m for m in found if m.seq == seq), None)
+
     async def latest_messages(self, room: str, count: int) -> list[Message]:
         """The newest `count` messages in seq order."""
         found = await self._query_newest(
