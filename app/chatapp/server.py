@@ -88,46 +88,54 @@ class App:
 
         loop.add_signal_handler(signal.SIGTERM, self._signal, "SIGTERM")
         loop.add_signal_handler(signal.SIGINT, self._signal, "SIGINT")
-        async with serve(
-            self.handle,
-            config.host,
-            config.port,
-            process_request=routes,
-            compression=None,
-            max_size=protocol.MAX_FRAME_BYTES,
-            max_queue=MAX_RECEIVE_QUEUE,
-            ping_interval=PING_INTERVAL,
-            ping_timeout=PING_TIMEOUT,
-            close_timeout=CLOSE_TIMEOUT,
-            write_limit=PACED_BYTES,
-            server_header=None,
-        ) as server:
-            log.info(
-                "listening",
-                host=config.host,
-                port=config.port,
-                colour=config.colour,
-                version=config.version,
-                task=self.task,
+        try:
+            server = await serve(
+                self.handle,
+                config.host,
+                config.port,
+                process_request=routes,
+                compression=None,
+                max_size=protocol.MAX_FRAME_BYTES,
+                max_queue=MAX_RECEIVE_QUEUE,
+                ping_interval=PING_INTERVAL,
+                ping_timeout=PING_TIMEOUT,
+                close_timeout=CLOSE_TIMEOUT,
+                write_limit=PACED_BYTES,
+                server_header=None,
             )
-            await self.stop.wait()
-            if self.stop_signal == "SIGTERM":
-                self.draining.start("sigterm")
-                await self._wait_for_clients(config.drain_seconds + SHUTDOWN_GRACE)
-            server.close(close_connections=True)  # the rest: 1001 going away
-            try:
-                async with asyncio.timeout(CLOSE_TIMEOUT + SHUTDOWN_GRACE):
-                    await server.wait_closed()
-            except TimeoutError:
-                log.warning("shutdown_timeout", connections=len(self.service.hub))
+        except OSError as error:
+            log.error("listen_failed", host=config.host, port=config.port, error=str(error))
+            await self._stop_background(None)
+            return 1
+        log.info(
+            "listening",
+            host=config.host,
+            port=config.port,
+            colour=config.colour,
+            version=config.version,
+            task=self.task,
+        )
+        await self.stop.wait()
+        if self.stop_signal == "SIGTERM":
+            self.draining.start("sigterm")
+            await self._wait_for_clients(config.drain_seconds + SHUTDOWN_GRACE)
+        server.close(close_connections=True)  # whoever is left: 1001 going away
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT + SHUTDOWN_GRACE):
+                await server.wait_closed()
+        except TimeoutError:
+            log.warning("shutdown_timeout", connections=len(self.service.hub))
+        await self._stop_background(metrics)
+        log.info("stopped", signal=self.stop_signal)
+        return 0
+
+    async def _stop_background(self, metrics: Metrics | None) -> None:
         await self.tasks.cancel_all()
         await self.draining.tasks.cancel_all()
         if metrics is not None:
             await metrics.put(0)
         await self.service.close()
         self.aws.close()
-        log.info("stopped", signal=self.stop_signal)
-        return 0
 
     def _signal(self, name: str) -> None:
         log.info("signal", signal=name, connections=len(self.service.hub))

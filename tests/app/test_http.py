@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import http.client
+import json
+import subprocess
+import sys
 
 import pytest
 
 from tests.app.helpers import ChatServer, get
+from tests.helpers import ROOT
 
 
 def raw_get(server: ChatServer, path: str) -> tuple[int, str, bytes]:
@@ -61,3 +65,17 @@ def test_without_web_root_only_the_api_answers(green: ChatServer) -> None:
 def test_a_websocket_elsewhere_than_ws_is_refused(blue: ChatServer) -> None:
     status, _ = get(blue.http + "/chat", {"Upgrade": "websocket", "Connection": "Upgrade"})
     assert status == 404
+
+
+def test_a_port_already_in_use_is_an_error_and_exit_1(blue: ChatServer) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chatapp"],
+        cwd=ROOT,
+        env=blue.env,  # the same PORT as the running blue server
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    [failure] = [json.loads(line) for line in result.stdout.splitlines() if "listen_failed" in line]
+    assert failure["level"] == "error" and failure["port"] == blue.port
