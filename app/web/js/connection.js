@@ -213,6 +213,8 @@ export class ChatClient extends EventTarget {
     }
     const entry = { room, msgId: newMsgId(), text: body, state: "queued", sentAt: 0, retryAt: 0, error: null };
     this.outbox.push(entry);
+    // The message ends the indicator others see, so the next keystroke announces again.
+    this.typingSentAt.delete(room);
     this.emitOutbox(room);
     this.flush();
     return entry.msgId;

@@ -1,6 +1,6 @@
 // Wiring: the connection's events to the view, the page's controls to the connection.
 
-import { ChatClient, DEFAULT_ROOM } from "./connection.js";
+import { ChatClient, DEFAULT_ROOM, ROOM_PATTERN } from "./connection.js";
 import { View } from "./render.js";
 
 const TYPING_SHOWN_MS = 4000;
@@ -42,6 +42,9 @@ function switchTo(room) {
     store?.setItem(ACTIVE_ROOM_KEY, room);
   } catch {
     // storage blocked
+  }
+  if (location.hash !== `#${room}`) {
+    history.replaceState(null, "", `#${room}`); // a link to this room; no hashchange
   }
   unread.delete(room);
   view.setRooms(client.roomNames, active, unread);
@@ -236,9 +239,28 @@ document.addEventListener("visibilitychange", () => {
   }
 });
 
+// A link to a room (…/#room) joins it and shows it.
+function linkedRoom() {
+  let room = "";
+  try {
+    room = decodeURIComponent(location.hash.slice(1)).toLowerCase();
+  } catch {
+    return null; // a malformed link
+  }
+  return ROOM_PATTERN.test(room) ? room : null;
+}
+function openRoom(room) {
+  if (room && client.join(room)) {
+    switchTo(room);
+  }
+}
+window.addEventListener("hashchange", () => openRoom(linkedRoom()));
+const linked = linkedRoom(); // before start() shows the last room and rewrites the hash
+
 // On a phone the member list starts folded, below the conversation.
 if (window.matchMedia("(max-width: 48rem)").matches) {
   document.getElementById("online").open = false;
 }
 view.setNicknameField(client.nickname);
 client.start();
+openRoom(linked);
