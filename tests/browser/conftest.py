@@ -5,38 +5,30 @@ The browser is found in this order: `CHATOPS_BROWSER` (a path or a command name)
 installed browser. When there is none, every browser test is skipped with the reason.
 
 The chat servers are real `python -m chatapp` processes with `WEB_ROOT=app/web`, against
-the session's Redis and DynamoDB tables on the session's emulator; each is stopped by
-pid. Every page records CSP violations and uncaught errors; a test fails if any occurred.
+the session's Redis and DynamoDB tables on the session's emulator (created and started
+with the chat server tests' helpers); each is stopped by pid. Every page records CSP
+violations and uncaught errors; a test fails if any occurred.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from chatops.emulator.dataplane.elasticache import RedisProcess
 from chatops.emulator.manager import EmulatorManager
-from chatops.processes import free_port, terminate
-from tests.conftest import REDIS_PASSWORD
+from tests.app.conftest import aws_client, create_tables, server_env
+from tests.app.helpers import ChatServer
 from tests.helpers import ROOT
 
 WEB_ROOT = ROOT / "app" / "web"
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome")
-REGION = "ap-northeast-2"
-SESSION_SECRET = "browser-test-session-secret-0123456789"
 APP_VERSION = "9.9.9-browser"
 
 # The policy CloudFront sends, as the page's meta tag carries it (minus frame-ancestors,
@@ -176,128 +168,10 @@ def _expect_timeout() -> None:
 # ---- the chat servers -------------------------------------------------------------------
 
 
-def create_tables(dynamodb: Any, prefix: str) -> dict[str, str]:
-    """The messages, connections and user-counter tables as terraform/modules/dynamodb has them."""
-    names = {kind: f"{prefix}-{kind}" for kind in ("messages", "connections", "user-counter")}
-    dynamodb.create_table(
-        TableName=names["messages"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[
-            {"AttributeName": "roomId", "KeyType": "HASH"},
-            {"AttributeName": "timestamp", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "roomId", "AttributeType": "S"},
-            {"AttributeName": "timestamp", "AttributeType": "N"},
-            {"AttributeName": "userId", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "userId-timestamp-index",
-                "KeySchema": [
-                    {"AttributeName": "userId", "KeyType": "HASH"},
-                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.create_table(
-        TableName=names["connections"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "connectionId", "AttributeType": "S"},
-            {"AttributeName": "userId", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "userId-index",
-                "KeySchema": [{"AttributeName": "userId", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.update_time_to_live(
-        TableName=names["connections"],
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
-    )
-    dynamodb.create_table(
-        TableName=names["user-counter"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "counterId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "counterId", "AttributeType": "S"}],
-    )
-    return names
-
-
 @pytest.fixture(scope="session")
 def web_tables(session_emulator: EmulatorManager) -> dict[str, str]:
-    endpoint = session_emulator.require_running().endpoint
-    dynamodb = boto3.client(
-        "dynamodb",
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    dynamodb = aws_client(session_emulator.require_running().endpoint, "dynamodb")
     return create_tables(dynamodb, f"webtest-{uuid.uuid4().hex[:8]}")
-
-
-def get_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2.0) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except (OSError, urllib.error.URLError):
-        return 0
-
-
-class ChatServer:
-    """`python -m chatapp` serving the web client; restartable on the same port."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.env = {**env, "PORT": str(self.port)}
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> ChatServer:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "chatapp"],
-                cwd=ROOT,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"chatapp exited ({self.process.returncode}):\n{self.tail()}")
-            if get_status(self.http + "/health") == 200:
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"chatapp did not answer /health in {timeout:.0f} s:\n{self.tail()}")
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """SIGTERM (the server drains and exits), SIGKILL after `timeout`."""
-        if self.process is not None and self.process.poll() is None:
-            terminate(self.process.pid, timeout)
-            self.process.wait(timeout=5)
-
-    def tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 @pytest.fixture(scope="session")
@@ -307,37 +181,21 @@ def make_server(
     web_tables: dict[str, str],
     redis_server: RedisProcess,
 ) -> Iterator[Callable[..., ChatServer]]:
-    """Start chat servers serving app/web; all are stopped at the end of the session."""
+    """Start chat servers serving app/web; all are stopped by pid at the end of the session."""
     started: list[ChatServer] = []
     logs = tmp_path_factory.mktemp("web-chatapp-logs")
     endpoint = session_emulator.require_running().endpoint
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REDIS_"))}
 
-    def make(colour: str = "blue", **extra: str) -> ChatServer:
-        env = {
-            **base,
-            "AWS_REGION": REGION,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "MESSAGES_TABLE": web_tables["messages"],
-            "CONNECTIONS_TABLE": web_tables["connections"],
-            "USER_COUNTER_TABLE": web_tables["user-counter"],
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_READER_HOST": "127.0.0.1",
-            "REDIS_PORT": str(redis_server.port),
-            "REDIS_TLS": "false",
-            "REDIS_AUTH_TOKEN": REDIS_PASSWORD,
-            "SESSION_SECRET": SESSION_SECRET,
-            "COLOR": colour,
-            "HOST": "127.0.0.1",
-            "APP_VERSION": APP_VERSION,
-            "DRAIN_SECONDS": "1",
-            "WEB_ROOT": str(WEB_ROOT),
-            "PYTHONUNBUFFERED": "1",
-            **extra,
-        }
+    def make(colour: str = "blue") -> ChatServer:
+        env = server_env(
+            endpoint,
+            web_tables,
+            redis_server.port,
+            COLOR=colour,
+            APP_VERSION=APP_VERSION,
+            DRAIN_SECONDS="1",
+            WEB_ROOT=str(WEB_ROOT),
+        )
         server = ChatServer(env, logs / f"{colour}-{len(started)}.log")
         started.append(server)
         return server.start()

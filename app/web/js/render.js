@@ -116,6 +116,8 @@ export class View {
       return li;
     });
     list.replaceChildren(...items);
+    // Where the rooms scroll sideways (phones), keep the current one in sight.
+    list.querySelector('[aria-current="true"]')?.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 
   // Show a room: its messages, unsent messages, members.
