@@ -459,6 +459,10 @@ def report(results: dict[str, Result], args: argparse.Namespace, context: str) -
         errors = [",".join(f"{k}:{v}" for k, v in step.get("errors", {}).items()) for step in steps]
         if any(errors):
             text_row("  errors", [error or "-" for error in errors])
+    other = [",".join(f"{k}:{v}" for k, v in r.done.get("errors", {}).items()) for r in picked]
+    if any(other):
+        rows.append("")
+        text_row("errors outside the steps (code:count)", [e or "-" for e in other])
     closes = [",".join(f"{k}:{v}" for k, v in r.done.get("closes", {}).items()) for r in picked]
     if any(closes):
         rows.append("")

@@ -195,7 +195,7 @@ class Scenario:
                 session.send(
                     self.room,
                     f"bench {index} {sent_ns} {padding}",
-                    f"s{index}x{session.index}x{n}",
+                    f"s{index}x{session.index:06d}x{n:06d}",  # 8-64 characters
                 )
                 step.sent += 1
                 n += 1
