@@ -145,7 +145,11 @@ def make_server(
     logs = tmp_path_factory.mktemp("chatapp-logs")
 
     def make(
-        colour: str = "blue", *, redis_port: int | None = None, start: bool = True, **extra: str
+        colour: str = "blue",
+        *,
+        redis_port: int | None = None,
+        port: int | None = None,
+        **extra: str,
     ) -> ChatServer:
         env = server_env(
             emulator_endpoint,
@@ -154,9 +158,9 @@ def make_server(
             COLOR=colour,
             **extra,
         )
-        server = ChatServer(env, logs / f"{colour}-{len(started)}.log")
+        server = ChatServer(env, logs / f"{colour}-{len(started)}.log", port=port)
         started.append(server)
-        return server.start() if start else server
+        return server.start()
 
     yield make
     for server in started:
@@ -164,8 +168,22 @@ def make_server(
 
 
 @pytest.fixture(scope="session")
-def blue(make_server: Callable[..., ChatServer]) -> ChatServer:
-    return make_server("blue")
+def web_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A web client's files (and one outside them) for the shared blue server."""
+    base = tmp_path_factory.mktemp("site")
+    root = base / "web"
+    (root / "js").mkdir(parents=True)
+    (root / "index.html").write_text("<!doctype html><title>chat</title>")
+    (root / "js" / "app.js").write_text("export const answer = 42;\n")
+    (root / "style.css").write_text("body { margin: 0 }\n")
+    (base / "secret.txt").write_text("not for the web")
+    (root / "escape.txt").symlink_to(base / "secret.txt")
+    return root
+
+
+@pytest.fixture(scope="session")
+def blue(make_server: Callable[..., ChatServer], web_root: Path) -> ChatServer:
+    return make_server("blue", WEB_ROOT=str(web_root))
 
 
 @pytest.fixture(scope="session")
@@ -177,9 +195,3 @@ def green(make_server: Callable[..., ChatServer]) -> ChatServer:
 def room() -> str:
     """A room of this test's own."""
     return f"r-{uuid.uuid4().hex[:12]}"
-
-
-def log_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "logs"
-    path.mkdir(exist_ok=True)
-    return path
