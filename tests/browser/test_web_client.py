@@ -134,6 +134,16 @@ def test_two_pages_on_two_colours_chat_with_each_other(
     expect(alice.locator("#pending li")).to_have_count(0)
     assert len({message["userId"] for message in shown(alice)}) == 2
 
+    # A new nickname takes effect at once (a new connection that resumes the same user).
+    bob_id = shown(bob)[-1]["userId"]
+    bob.fill("#nick", "robert")
+    bob.press("#nick", "Enter")
+    expect(alice.locator("#online-list li", has_text="robert")).to_have_count(1)
+    expect(alice.locator("#online-list li")).to_have_count(2)
+    send(bob, "call me robert")
+    wait_for_texts(alice, ["hello bob", "hi alice", "call me robert"])
+    assert shown(alice)[-1]["userId"] == bob_id
+
 
 def test_markup_in_messages_and_nicknames_is_shown_as_text(
     open_page: Callable[..., Any], blue: ChatServer, green: ChatServer, room: str

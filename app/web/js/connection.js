@@ -1,7 +1,7 @@
 // The connection to the chat server: authentication and resume, joins with `after`,
 // reconnect with jittered exponential backoff (or the server's `reconnect` hint), and an
 // outbox of sends retried with the same msgId until acknowledged. No DOM: state changes
-// are announced as events (see EVENTS below) for the page to render.
+// are announced as events (listed below) for the page to render.
 
 import { RoomLog } from "./roomlog.js";
 
@@ -29,7 +29,7 @@ const MAX_ROOMS_DEFAULT = 10;
 // Errors after which a send is given up (the same text would be refused again).
 const FATAL_SEND_ERRORS = new Set(["invalid_field", "text_too_long", "empty_text", "invalid_room"]);
 
-// Events (CustomEvent, details in braces):
+// Events the client dispatches (CustomEvent; `detail` in braces):
 //   state     {state: "connecting"|"online"|"waiting"|"stopped", retryAt?, code?}
 //   hello     {userId, nickname, colour, version, task, resumed}
 //   rooms     {rooms}                      the rooms this client is in, in order
@@ -40,18 +40,6 @@ const FATAL_SEND_ERRORS = new Set(["invalid_field", "text_too_long", "empty_text
 //   typing    {room, userId, nickname}
 //   history   {room, more}                 older messages were added (or none left)
 //   notice    {text, room?}                something the user should read
-export const EVENTS = [
-  "state",
-  "hello",
-  "rooms",
-  "reset",
-  "message",
-  "outbox",
-  "presence",
-  "typing",
-  "history",
-  "notice",
-];
 
 // Delay before reconnect attempt `attempt` (0-based): exponential, capped, jittered
 // between half and all of it so that clients dropped together do not return together.
@@ -83,6 +71,7 @@ export class ChatClient extends EventTarget {
     this.ws = null;
     this.state = "stopped";
     this.identity = null; // from `hello`
+    this.authenticated = false; // `hello` received on the current connection
     this.limits = { maxTextLength: 2000, sendsPerSecond: 5, burst: 10, maxRooms: MAX_ROOMS_DEFAULT };
     this.attempt = 0;
     this.reconnectHintMs = null;
@@ -151,7 +140,9 @@ export class ChatClient extends EventTarget {
   // The nickname goes with `auth`, so a new one takes effect on a new connection.
   setNickname(nickname) {
     const trimmed = String(nickname).trim();
-    if (!trimmed) {
+    const problem = nicknameProblem(trimmed);
+    if (problem) {
+      this.notice(problem);
       return;
     }
     this.save(STORAGE.nickname, trimmed);
@@ -296,6 +287,7 @@ export class ChatClient extends EventTarget {
       return;
     }
     this.ws = ws;
+    this.authenticated = false;
     ws.onopen = () => {
       if (ws !== this.ws) {
         return;
@@ -434,6 +426,7 @@ export class ChatClient extends EventTarget {
 
   onHello(frame) {
     this.clearTimer("hello");
+    this.authenticated = true;
     this.identity = {
       userId: frame.userId,
       nickname: frame.nickname,
@@ -575,6 +568,11 @@ export class ChatClient extends EventTarget {
         this.emitOutbox(entry.room);
         return;
       }
+    }
+    if (!this.authenticated && frame.code === "invalid_field") {
+      // The stored nickname was refused at `auth` (the server closes next): connect
+      // without it rather than be refused again.
+      this.remove(STORAGE.nickname);
     }
     if (frame.code === "invalid_token") {
       // The server closes with 4003 next; reconnect as a new user.
@@ -762,6 +760,19 @@ export class ChatClient extends EventTarget {
       // storage disabled
     }
   }
+}
+
+// Why the server would refuse this nickname (1-24 characters, no control characters),
+// or null.
+export function nicknameProblem(nickname) {
+  const length = [...nickname].length;
+  if (length < 1 || length > 24) {
+    return "Nicknames are 1-24 characters.";
+  }
+  if (/\p{Cc}/u.test(nickname)) {
+    return "Nicknames cannot contain control characters.";
+  }
+  return null;
 }
 
 function minimum(current, value) {
