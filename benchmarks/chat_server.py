@@ -420,6 +420,11 @@ def report(results: dict[str, Result], args: argparse.Namespace, context: str) -
         [float(r.held.get("open", 0)) for r in picked],
         ",.0f",
     )
+    row(
+        "  still open at the end of the run",
+        [float(r.done.get("open_at_end", 0)) for r in picked],
+        ",.0f",
+    )
     row("  seconds to open them", [float(r.connected.get("seconds", 0)) for r in picked], ".1f")
     row("memory per connection, KiB (target <= 50)", [r.per_connection_kib for r in picked], ".1f")
     text_row(
@@ -455,6 +460,14 @@ def report(results: dict[str, Result], args: argparse.Namespace, context: str) -
                 for step in steps
             ],
             ".0f",
+        )
+        row(
+            "  server CPU per delivery, µs",
+            [
+                1e6 * step.get("server_cpu_seconds", 0) / max(step.get("deliveries", 0), 1)
+                for step in steps
+            ],
+            ".1f",
         )
         errors = [",".join(f"{k}:{v}" for k, v in step.get("errors", {}).items()) for step in steps]
         if any(errors):

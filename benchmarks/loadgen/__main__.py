@@ -239,10 +239,12 @@ class Scenario:
                 for index, rate in enumerate(self.args.rates):
                     await self.run_step(index, rate, members)
         finally:
+            still_open = sum(1 for session in self.sessions if session.is_open)
             await self.close_all()
             usage = resource.getrusage(resource.RUSAGE_SELF)
             emit(
                 "done",
+                open_at_end=still_open,
                 closes=dict(self.stats.closes),
                 errors=dict(self.stats.errors),
                 cpu_seconds=round(usage.ru_utime + usage.ru_stime, 2),
