@@ -8,14 +8,17 @@ side by side with the ratio chat server / peer:
 
 - connections held and the server's memory per connection (RSS growth / connections);
   targets: 5,000 connections, <= 50 KiB each;
-- fan-out into one room at each rate of `--rates` messages/s: deliveries per second
-  and end-to-end latency p50/p99 (send to receipt, one clock); targets >= 10,000
-  deliveries/s with p99 <= 150 ms, and at least the peer's throughput.
+- fan-out into one room at each rate of `--rates` messages/s (open loop: messages go
+  out on schedule whether or not the server keeps up): deliveries per second and
+  end-to-end latency p50/p99 (send to receipt, one clock), plus send-to-ack latency
+  and the CPU of the server, the emulator and Redis; targets >= 10,000 deliveries/s
+  with p99 <= 150 ms, and at least the peer's throughput. The default rates end past
+  what one process keeps up with, where the two servers' capacities differ.
 
 Prints figures, asserts nothing: on a shared machine they are indicative only.
 
     python benchmarks/chat_server.py [--connections 5000] [--room-size 1000]
-        [--rates 10,20,40] [--step-seconds 10] [--servers chatapp,socketio] [--json]
+        [--rates 10,20,40,80] [--step-seconds 10] [--servers chatapp,socketio] [--json]
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ TABLES = {
 SERVERS = ("chatapp", "socketio")
 LABELS = {"chatapp": "chat server", "socketio": "Socket.IO peer"}
 START_TIMEOUT = 60.0
+COLUMN = 22  # width of a figure in the report
 
 
 # ---- measuring a process ----------------------------------------------------------------
@@ -175,7 +179,9 @@ def create_tables(endpoint: str) -> None:
 @dataclass
 class Backends:
     emulator_endpoint: str
+    emulator_pid: int
     redis_port: int
+    redis_pid: int
     redis_describe: str
 
 
@@ -190,7 +196,9 @@ def backends(workdir: Path) -> Iterator[Backends]:
         redis = start_redis(
             free_port(), password=REDIS_PASSWORD, workdir=workdir / "redis", binary=find_redis()
         )
-        yield Backends(emulator.endpoint, redis.port, redis.binary.describe())
+        yield Backends(
+            emulator.endpoint, emulator.pid, redis.port, redis.pid, redis.binary.describe()
+        )
     finally:
         if redis is not None:
             stop_redis(redis.pid)
@@ -309,7 +317,7 @@ class Result:
         return (self.held_kib - self.baseline_kib) / opened if opened else float("nan")
 
 
-def run_load(server: Server, args: argparse.Namespace, workdir: Path) -> Result:
+def run_load(server: Server, back: Backends, args: argparse.Namespace, workdir: Path) -> Result:
     command = [
         sys.executable,
         "-m",
@@ -337,7 +345,9 @@ def run_load(server: Server, args: argparse.Namespace, workdir: Path) -> Result:
         command.append("--shared-identity")
     result = Result(server.kind)
     errors = workdir / f"loadgen-{server.kind}.log"
-    cpu_at_start = 0.0
+    # CPU seconds of the server, the emulator (DynamoDB) and Redis at the start of a step.
+    watched = {"server": server.pid, "emulator": back.emulator_pid, "redis": back.redis_pid}
+    cpu_at_start = dict.fromkeys(watched, 0.0)
     with errors.open("ab") as err:
         load = subprocess.Popen(
             command,
@@ -367,9 +377,11 @@ def run_load(server: Server, args: argparse.Namespace, workdir: Path) -> Result:
             elif kind == "joined":
                 result.joined = event
             elif kind == "step_start":
-                cpu_at_start = cpu_seconds(server.pid)
+                cpu_at_start = {name: cpu_seconds(pid) for name, pid in watched.items()}
             elif kind == "step":
-                event["server_cpu_seconds"] = round(cpu_seconds(server.pid) - cpu_at_start, 2)
+                for name, pid in watched.items():
+                    used = cpu_seconds(pid) - cpu_at_start[name]
+                    event[f"{name}_cpu_seconds"] = round(used, 2)
                 result.steps.append(event)
             elif kind == "done":
                 result.done = event
@@ -403,16 +415,16 @@ def report(results: dict[str, Result], args: argparse.Namespace, context: str) -
     both = len(kinds) == 2
     width = 44
     rows: list[str] = [context, ""]
-    header = f"{'':<{width}}" + "".join(f"{LABELS[kind]:>18}" for kind in kinds)
+    header = f"{'':<{width}}" + "".join(f"{LABELS[kind]:>{COLUMN}}" for kind in kinds)
     rows.append(header + (f"{'ratio':>10}" if both else ""))
 
     def row(label: str, values: list[float], fmt: str, show_ratio: bool = True) -> None:
-        cells = "".join(f"{format(value, fmt):>18}" for value in values)
+        cells = "".join(f"{format(value, fmt):>{COLUMN}}" for value in values)
         extra = f"{ratio(values[0], values[1]):>10}" if both and show_ratio else ""
         rows.append(f"{label:<{width}}{cells}{extra}")
 
     def text_row(label: str, values: list[str]) -> None:
-        rows.append(f"{label:<{width}}" + "".join(f"{value:>18}" for value in values))
+        rows.append(f"{label:<{width}}" + "".join(f"{value:>{COLUMN}}" for value in values))
 
     picked = [results[kind] for kind in kinds]
     row(
@@ -453,6 +465,13 @@ def report(results: dict[str, Result], args: argparse.Namespace, context: str) -
             ".1f",
         )
         row("  latency max, ms", [float(step.get("max_ms", "nan")) for step in steps], ".1f")
+        text_row(
+            "  send to ack p50 / p99, ms",
+            [
+                f"{step.get('ack_p50_ms', 0):.1f} / {step.get('ack_p99_ms', 0):.1f}"
+                for step in steps
+            ],
+        )
         row(
             "  server CPU, % of one core",
             [
@@ -461,6 +480,16 @@ def report(results: dict[str, Result], args: argparse.Namespace, context: str) -
             ],
             ".0f",
         )
+        for name, label in (("emulator", "DynamoDB emulator"), ("redis", "Redis")):
+            row(
+                f"  {label} CPU, % of one core",
+                [
+                    100.0 * step.get(f"{name}_cpu_seconds", 0) / max(step.get("seconds", 0), 1e-9)
+                    for step in steps
+                ],
+                ".0f",
+                False,
+            )
         row(
             "  server CPU per delivery, µs",
             [
@@ -504,7 +533,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--room-size", type=int, default=1000, help="members of the fan-out room")
     parser.add_argument(
         "--rates",
-        default="10,20,40",
+        default="10,20,40,80",
         help="messages per second into the room, one step each (comma-separated)",
     )
     parser.add_argument("--step-seconds", type=float, default=10.0, help="duration of each rate")
@@ -546,7 +575,7 @@ def main() -> None:
         for kind in args.servers:
             print(f"{LABELS[kind]}: starting", file=sys.stderr, flush=True)
             with starters[kind](back, workdir) as server:
-                results[kind] = run_load(server, args, workdir)
+                results[kind] = run_load(server, back, args, workdir)
     if args.json:
         figures = {
             kind: {**asdict(result), "per_connection_kib": round(result.per_connection_kib, 2)}

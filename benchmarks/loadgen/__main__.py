@@ -53,6 +53,7 @@ def percentile(sorted_values: list[int], fraction: float) -> float:
 
 def summarize(step: StepStats, members: int) -> dict[str, Any]:
     latencies = sorted(step.latencies_ns)
+    ack_latencies = sorted(step.ack_latencies_ns)
     window_ns = (step.last_delivery_ns or step.stopped_ns) - step.started_ns
     return {
         "index": step.index,
@@ -68,6 +69,8 @@ def summarize(step: StepStats, members: int) -> dict[str, Any]:
         "p50_ms": round(percentile(latencies, 0.50), 2),
         "p99_ms": round(percentile(latencies, 0.99), 2),
         "max_ms": round(latencies[-1] / 1e6, 2) if latencies else float("nan"),
+        "ack_p50_ms": round(percentile(ack_latencies, 0.50), 2),
+        "ack_p99_ms": round(percentile(ack_latencies, 0.99), 2),
         "errors": dict(step.errors),
     }
 
@@ -219,6 +222,7 @@ class Scenario:
                 break
         emit("step", **summarize(step, len(members)))
         step.latencies_ns = []
+        step.ack_latencies_ns = []
 
     async def close_all(self) -> None:
         gate = asyncio.Semaphore(self.args.concurrency * 2)
@@ -264,7 +268,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kind", choices=["chatapp", "socketio"], required=True)
     parser.add_argument("--connections", type=int, default=5000)
     parser.add_argument("--room-size", type=int, default=1000)
-    parser.add_argument("--rates", type=rates, default=[10.0, 20.0, 40.0])
+    parser.add_argument("--rates", type=rates, default=[10.0, 20.0, 40.0, 80.0])
     parser.add_argument("--step-seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--hold-seconds", type=float, default=5.0)

@@ -38,6 +38,7 @@ class StepStats:
     first_delivery_ns: int = 0
     last_delivery_ns: int = 0
     latencies_ns: list[int] = field(default_factory=list)
+    ack_latencies_ns: list[int] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
 
 
@@ -60,10 +61,12 @@ class Stats:
             stats.first_delivery_ns = now
         stats.last_delivery_ns = now
 
-    def acked(self, step: int) -> None:
+    def acked(self, step: int, sent_ns: int | None) -> None:
         stats = self.steps.get(step)
         if stats is not None:
             stats.acked += 1
+            if sent_ns is not None:
+                stats.ack_latencies_ns.append(time.perf_counter_ns() - sent_ns)
 
     def error(self, step: int | None, code: str) -> None:
         stats = self.steps.get(step) if step is not None else None
@@ -89,6 +92,7 @@ class Session:
         self.ws: WebSocketClient | None = None
         self.closed_code: int | None = None
         self.closing = False
+        self.sent_at: dict[str, int] = {}  # msgId -> send time, until acknowledged
         self.done_closing: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
     async def open(self, timeout: float) -> None:
@@ -171,6 +175,7 @@ class ChatappSession(Session):
     def send(self, room: str, text: str, msg_id: str) -> None:
         if self.ws is not None:
             frame = {"type": "send", "room": room, "text": text, "msgId": msg_id}
+            self.sent_at[msg_id] = time.perf_counter_ns()
             self.ws.send_text(json.dumps(frame))
 
     def on_text(self, payload: bytes) -> None:
@@ -190,9 +195,10 @@ class ChatappSession(Session):
             self.joined_rooms.add(json.loads(payload)["room"])
         elif kind == b"ack":
             frame = json.loads(payload)
-            step = step_of(str(frame.get("msgId", "")))
+            msg_id = str(frame.get("msgId", ""))
+            step = step_of(msg_id)
             if step is not None:
-                self.stats.acked(step)
+                self.stats.acked(step, self.sent_at.pop(msg_id, None))
         elif kind == b"hello":
             if not self.hello.done():
                 self.hello.set_result(json.loads(payload))
@@ -221,7 +227,8 @@ class SocketioSession(Session):
         super().__init__(base_url, index, stats, nickname)
         self.connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.next_ack = 0
-        self.acks: dict[int, tuple[str, asyncio.Future[object] | None, int | None]] = {}
+        # ack id -> (event, who waits for the reply, msgId of a send)
+        self.acks: dict[int, tuple[str, asyncio.Future[object] | None, str | None]] = {}
 
     async def open(self, timeout: float) -> None:
         await asyncio.wait_for(self._connect(), timeout)
@@ -244,7 +251,8 @@ class SocketioSession(Session):
         if self.ws is None:
             return
         self.next_ack += 1
-        self.acks[self.next_ack] = ("send", None, step_of(msg_id))
+        self.acks[self.next_ack] = ("send", None, msg_id)
+        self.sent_at[msg_id] = time.perf_counter_ns()
         data = {"room": room, "text": text, "msgId": msg_id}
         self.ws.send_text(f"42{self.next_ack}" + json.dumps(["send", data]))
 
@@ -260,16 +268,18 @@ class SocketioSession(Session):
             entry = self.acks.pop(ack_id, None)
             if entry is None:
                 return
-            event, waiter, step = entry
+            event, waiter, msg_id = entry
             args = json.loads(payload[bracket:])
             reply = args[0] if args else None
             if waiter is not None and not waiter.done():
                 waiter.set_result(reply)
-            if event == "send" and step is not None:
+            step = step_of(msg_id) if msg_id is not None else None
+            if event == "send" and msg_id is not None and step is not None:
+                sent_ns = self.sent_at.pop(msg_id, None)
                 if isinstance(reply, dict) and "error" in reply:
                     self.stats.error(step, str(reply["error"]))
                 else:
-                    self.stats.acked(step)
+                    self.stats.acked(step, sent_ns)
         elif payload[:1] == b"2":
             assert self.ws is not None
             self.ws.send_text("3")
