@@ -340,6 +340,8 @@ def run_load(server: Server, back: Backends, args: argparse.Namespace, workdir: 
         str(args.concurrency),
         "--text-bytes",
         str(args.text_bytes),
+        "--settle-seconds",
+        str(args.settle_seconds),
     ]
     if args.shared_identity:
         command.append("--shared-identity")
@@ -438,6 +440,11 @@ def report(results: dict[str, Result], args: argparse.Namespace, context: str) -
         ",.0f",
     )
     row("  seconds to open them", [float(r.connected.get("seconds", 0)) for r in picked], ".1f")
+    row(
+        f"  seconds for {args.room_size:,} of them to join one room",
+        [float(r.joined.get("seconds", 0)) - args.settle_seconds for r in picked],
+        ".1f",
+    )
     row("memory per connection, KiB (target <= 50)", [r.per_connection_kib for r in picked], ".1f")
     text_row(
         "  server RSS idle / holding them, MiB",
@@ -539,6 +546,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--step-seconds", type=float, default=10.0, help="duration of each rate")
     parser.add_argument("--hold-seconds", type=float, default=5.0, help="hold before measuring")
     parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight")
+    parser.add_argument(
+        "--settle-seconds", type=float, default=3.0, help="pause after the joins (presence)"
+    )
     parser.add_argument("--text-bytes", type=int, default=100, help="size of each message text")
     parser.add_argument(
         "--servers", default=",".join(SERVERS), help="which to measure: chatapp,socketio"
