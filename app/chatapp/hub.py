@@ -15,6 +15,7 @@ handler, go at the client's pace instead (`send_paced`).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
@@ -102,6 +103,7 @@ class Client:
         "frames",
         "hub",
         "nickname",
+        "outbox",
         "rooms",
         "sends",
         "user_id",
@@ -128,6 +130,8 @@ class Client:
         self.sends = TokenBucket(protocol.SENDS_PER_SECOND, protocol.SEND_BURST, now)
         self.frames = TokenBucket(protocol.FRAMES_PER_SECOND, protocol.FRAME_BURST, now)
         self.violations: Violations | None = None
+        # Sends waiting to be stored, in order; None while there are none.
+        self.outbox: deque[protocol.Send] | None = None
         self.closing = False
 
     def violation(self, now: float) -> bool:

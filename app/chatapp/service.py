@@ -20,6 +20,7 @@ from chatapp.config import Config
 from chatapp.hub import Client, Hub, SeqTracker
 from chatapp.logs import log
 from chatapp.protocol import Join, Leave, Message, Ping, Send, Typing
+from chatapp.recovery import settled_seq
 from chatapp.store import Store
 from chatapp.tasks import TaskSet
 
@@ -32,6 +33,9 @@ CONNECTION_BATCH = 16
 SENT_CACHE = 10_000
 # Stored while Redis was down: their dedupe records are written once it is back.
 UNRECORDED = 10_000
+
+# Sends of one connection accepted but not stored yet (the rate limit keeps it lower).
+MAX_QUEUED_SENDS = 20
 
 SendKey = tuple[str, str, str]  # room, userId, msgId
 
@@ -124,7 +128,7 @@ class ChatService:
     async def handle(self, client: Client, frame: protocol.ClientFrame, now: float) -> None:
         """Act on one frame of an authenticated client; raises Flooding."""
         if isinstance(frame, Send):
-            await self.send(client, frame, now)
+            self.queue_send(client, frame, now)
         elif isinstance(frame, Join):
             await self.join(client, frame)
         elif isinstance(frame, Leave):
@@ -172,9 +176,11 @@ class ChatService:
             return
         if client.rooms.get(room) is not membership:
             return  # left, closed or joined again meanwhile
+        base = after if recovered and after is not None else (replay[0].seq - 1 if replay else 0)
         if not recovered:
-            membership.tracker = SeqTracker(replay[0].seq - 1 if replay else upto)
-        client.send(protocol.joined(room, upto, recovered=recovered, reset=not recovered))
+            membership.tracker = SeqTracker(base)
+        seq = settled_seq(base, replay, upto, int(time.time() * 1000))
+        client.send(protocol.joined(room, seq, recovered=recovered, reset=not recovered))
         for message in replay:
             if membership.tracker.add(message.seq):
                 if not await client.send_paced(protocol.message_frame(message, replay=True)):
@@ -197,7 +203,8 @@ class ChatService:
             userId=client.user_id,
             room=room,
             after=after,
-            seq=upto,
+            seq=seq,
+            latest=upto,
             replayed=len(replay),
             recovered=recovered,
             source=source,
@@ -256,16 +263,47 @@ class ChatService:
         except BusDown:
             pass
 
-    async def send(self, client: Client, frame: Send, now: float) -> None:
+    def queue_send(self, client: Client, frame: Send, now: float) -> None:
+        """Check a `send` as it arrives (joined, rate limit) and queue it for storing.
+
+        Each connection's sends are stored one after the other, in order, by a worker
+        that lives while there is something to store; the connection meanwhile goes on
+        reading (pings, typing, its close frame). Raises Flooding.
+        """
         room, msg_id = frame.room, frame.msg_id
         if room not in client.rooms:
             client.send(
                 protocol.error("not_joined", "join the room first", msg_id=msg_id, room=room)
             )
             return
-        if not client.sends.take(now):
+        if not client.sends.take(now) or (
+            client.outbox is not None and len(client.outbox) >= MAX_QUEUED_SENDS
+        ):
             self.rate_limited(client, now, "messages", msg_id, room)
             return
+        if client.outbox is None:
+            client.outbox = deque()
+            if self.tasks.spawn(self._store_sends(client), "sends") is None:
+                client.outbox = None
+                client.send(
+                    protocol.error(
+                        "store_failed", "busy: retry with the same msgId", msg_id=msg_id, room=room
+                    )
+                )
+                return
+        client.outbox.append(frame)
+
+    async def _store_sends(self, client: Client) -> None:
+        try:
+            while client.outbox:
+                await self.send(client, client.outbox[0])
+                client.outbox.popleft()
+        finally:
+            client.outbox = None
+
+    async def send(self, client: Client, frame: Send) -> None:
+        """Store one message and acknowledge it (a retried msgId: acknowledge the original)."""
+        room, msg_id = frame.room, frame.msg_id
         key: SendKey = (room, client.user_id, msg_id)
         known = self._sent.get(key) or await self._wait_in_flight(key)
         claim = None

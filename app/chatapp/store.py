@@ -12,18 +12,21 @@ Every call goes through `Aws` (a bounded thread pool, a deadline per call).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import botocore.exceptions
 
-from chatapp.aws import Aws, AwsError
+from chatapp.aws import CALL_TIMEOUT, Aws, AwsError
 from chatapp.config import Config
 from chatapp.protocol import MAX_REPLAY, Message
+from chatapp.recovery import PUT_DEADLINE_MS
 
 PAGE_SIZE = 100
 CONNECTION_TTL = 600  # seconds a connections row outlives its last refresh
+ROW_WRITERS = 4
 MAX_TIEBREAK = 999  # fractions of a millisecond tried before giving up
 # Replay reads on past the first message at or below `after`, this far back (ms) or
 # this many such messages: a message can be stored a little later than one with a
@@ -57,8 +60,20 @@ class Store:
         self._aws = aws
         self._client = aws.client("dynamodb")
 
+        # Connection rows are bookkeeping: they never hold more than a few of the
+        # pool's threads, so a reconnect storm cannot delay the messages.
+        self._rows = asyncio.Semaphore(ROW_WRITERS)
+
     async def _call(self, function: Callable[..., Any], **kwargs: Any) -> Any:
         return await self._aws.call(function, **kwargs)
+
+    async def _row_call(self, function: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            async with asyncio.timeout(CALL_TIMEOUT):
+                async with self._rows:
+                    return await self._aws.call(function, **kwargs)
+        except TimeoutError:
+            raise AwsError("connections table busy: row write skipped") from None
 
     # Counters --------------------------------------------------------------------
 
@@ -97,7 +112,10 @@ class Store:
     ) -> Message:
         """Store a message under a sort key no other message has; never overwrites."""
         ms = int(time.time() * 1000)
+        deadline = time.monotonic() + PUT_DEADLINE_MS / 1000 - CALL_TIMEOUT
         for attempt in range(MAX_TIEBREAK + 1):
+            if time.monotonic() > deadline:
+                break
             timestamp = str(ms) if attempt == 0 else f"{ms}.{attempt:03d}"
             item = {
                 "roomId": {"S": room},
@@ -125,7 +143,7 @@ class Store:
                     return _message(existing)
                 continue  # another message holds this millisecond: take the next fraction
             return _message(item)
-        raise AwsError(f"no free timestamp in millisecond {ms} of room {room}")
+        raise AwsError(f"could not store seq {seq} of room {room} in time")
 
     def _pages(self, **kwargs: Any) -> Iterator[list[Item]]:
         """Synchronous pages of a Query (runs inside the thread pool)."""
@@ -205,7 +223,7 @@ class Store:
     async def put_connection(
         self, connection_id: str, user_id: str, nickname: str, connected_at: float
     ) -> None:
-        await self._call(
+        await self._row_call(
             self._client.put_item,
             TableName=self.config.connections_table,
             Item={
@@ -222,7 +240,7 @@ class Store:
     async def refresh_connection(self, connection_id: str) -> None:
         """Push the row's expiry CONNECTION_TTL ahead (only if the row still exists)."""
         try:
-            await self._call(
+            await self._row_call(
                 self._client.update_item,
                 TableName=self.config.connections_table,
                 Key={"connectionId": {"S": connection_id}},
@@ -235,7 +253,7 @@ class Store:
             pass  # closed meanwhile: nothing to refresh
 
     async def delete_connection(self, connection_id: str) -> None:
-        await self._call(
+        await self._row_call(
             self._client.delete_item,
             TableName=self.config.connections_table,
             Key={"connectionId": {"S": connection_id}},

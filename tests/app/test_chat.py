@@ -331,3 +331,36 @@ def test_health_and_info(blue: ChatServer) -> None:
         assert set(info) == {"colour", "version", "task", "connections", "draining"}
     assert get_json(blue.http + "/nope")[0] == 404
     assert json.dumps(info).find(SECRET) == -1
+
+
+def test_each_connection_has_a_row_with_a_ttl_until_it_closes(
+    green: ChatServer, chat_tables: dict[str, str], dynamodb: Any
+) -> None:
+    def row(connection_id: str) -> dict[str, Any] | None:
+        item = dynamodb.get_item(
+            TableName=chat_tables["connections"],
+            Key={"connectionId": {"S": connection_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        return dict(item) if item else None
+
+    with ChatClient(green.ws, nickname="rowan") as client:
+        item = row(client.hello["connectionId"])
+        assert item is not None
+        assert item["userId"] == {"S": client.user_id}
+        assert (item["colour"], item["nickname"]) == ({"S": "green"}, {"S": "rowan"})
+        assert item["task"] == {"S": client.hello["task"]}
+        assert abs(int(item["ttl"]["N"]) - (time.time() + 600)) < 60
+        assert abs(int(item["connectedAt"]["N"]) - time.time() * 1000) < 60_000
+        by_user = dynamodb.query(
+            TableName=chat_tables["connections"],
+            IndexName="userId-index",
+            KeyConditionExpression="userId = :u",
+            ExpressionAttributeValues={":u": {"S": client.user_id}},
+        )["Items"]
+        assert [i["connectionId"]["S"] for i in by_user] == [client.hello["connectionId"]]
+        connection_id = client.hello["connectionId"]
+    deadline = time.monotonic() + 5
+    while row(connection_id) is not None:
+        assert time.monotonic() < deadline, "the row outlived its connection"
+        time.sleep(0.05)

@@ -1,10 +1,12 @@
-"""Delivered-seq tracking and the rate limits: pure logic."""
+"""Delivered-seq tracking, settled seqs and the rate limits: pure logic."""
 
 from __future__ import annotations
 
 import pytest
 from chatapp.hub import SeqTracker
+from chatapp.protocol import Message
 from chatapp.ratelimit import TokenBucket, Violations
+from chatapp.recovery import SETTLE_MS, settled_seq
 
 
 @pytest.mark.parametrize(
@@ -73,3 +75,35 @@ def test_twenty_violations_within_ten_seconds_mean_flooding(
     violations = Violations(20, 10.0)
     results = [violations.add(now) for now in times]
     assert (results.index(True) if True in results else None) == flooding_at
+
+
+NOW = 1_700_000_000_000
+OLD = NOW - SETTLE_MS - 1
+RECENT = NOW - 1_000
+
+
+def stored(seq: int, ts: int) -> Message:
+    return Message("room", seq, f"msg-{seq:05d}", "1", "ann", "text", ts, "blue")
+
+
+@pytest.mark.parametrize(
+    ("after", "replay", "upto", "settled"),
+    [
+        (0, [], 0, 0),
+        (5, [], 5, 5),
+        (0, [(1, RECENT), (2, RECENT), (3, RECENT)], 3, 3),
+        # seq 4 allocated, not stored yet: it comes live, the client resumes below it.
+        (0, [(1, RECENT), (2, RECENT), (3, RECENT)], 4, 3),
+        (0, [(1, RECENT), (3, RECENT)], 3, 1),
+        # seq 2 failed long ago: a stored message above it is older than SETTLE_MS.
+        (0, [(1, OLD), (3, OLD), (4, RECENT)], 4, 4),
+        (0, [(1, OLD), (3, RECENT), (4, RECENT)], 4, 1),
+        (10, [(13, OLD), (14, RECENT)], 15, 14),
+        (10, [(13, RECENT)], 13, 10),
+    ],
+)
+def test_the_settled_seq_skips_only_seqs_that_will_never_exist(
+    after: int, replay: list[tuple[int, int]], upto: int, settled: int
+) -> None:
+    messages = [stored(seq, ts) for seq, ts in replay]
+    assert settled_seq(after, messages, upto, NOW) == settled
