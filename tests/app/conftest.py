@@ -7,86 +7,16 @@ need a process of its own; each test uses its own rooms.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from chatops.emulator.dataplane.elasticache import RedisProcess
 from chatops.emulator.manager import EmulatorManager
-from tests.app.helpers import SECRET, ChatServer
-from tests.conftest import REDIS_PASSWORD
-
-REGION = "ap-northeast-2"
-
-
-def aws_client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=endpoint,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-def create_tables(dynamodb: Any, prefix: str) -> dict[str, str]:
-    """The messages, connections and user-counter tables of the seed schema."""
-    names = {kind: f"{prefix}-{kind}" for kind in ("messages", "connections", "user-counter")}
-    dynamodb.create_table(
-        TableName=names["messages"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[
-            {"AttributeName": "roomId", "KeyType": "HASH"},
-            {"AttributeName": "timestamp", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "roomId", "AttributeType": "S"},
-            {"AttributeName": "timestamp", "AttributeType": "N"},
-            {"AttributeName": "userId", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "userId-timestamp-index",
-                "KeySchema": [
-                    {"AttributeName": "userId", "KeyType": "HASH"},
-                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.create_table(
-        TableName=names["connections"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "connectionId", "AttributeType": "S"},
-            {"AttributeName": "userId", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "userId-index",
-                "KeySchema": [{"AttributeName": "userId", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.update_time_to_live(
-        TableName=names["connections"],
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
-    )
-    dynamodb.create_table(
-        TableName=names["user-counter"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "counterId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "counterId", "AttributeType": "S"}],
-    )
-    return names
+from tests.app.helpers import ChatServer, aws_client, create_tables, server_env
 
 
 @pytest.fixture(scope="session")
@@ -102,35 +32,6 @@ def dynamodb(emulator_endpoint: str) -> Any:
 @pytest.fixture(scope="session")
 def chat_tables(dynamodb: Any) -> dict[str, str]:
     return create_tables(dynamodb, f"chattest-{uuid.uuid4().hex[:8]}")
-
-
-def server_env(
-    endpoint: str, tables: dict[str, str], redis_port: int, **extra: str
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REDIS_"))}
-    env.update(
-        AWS_REGION=REGION,
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_EC2_METADATA_DISABLED="true",
-        MESSAGES_TABLE=tables["messages"],
-        CONNECTIONS_TABLE=tables["connections"],
-        USER_COUNTER_TABLE=tables["user-counter"],
-        REDIS_HOST="127.0.0.1",
-        REDIS_READER_HOST="127.0.0.1",
-        REDIS_PORT=str(redis_port),
-        REDIS_TLS="false",
-        REDIS_AUTH_TOKEN=REDIS_PASSWORD,
-        SESSION_SECRET=SECRET,
-        COLOR="blue",
-        HOST="127.0.0.1",
-        APP_VERSION="test",
-        DRAIN_SECONDS="2",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import boto3
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from chatops.processes import free_port
-from tests.helpers import ROOT
+from tests.helpers import REDIS_PASSWORD, ROOT
 
 SECRET = "test-session-secret-0123456789abcdef"
 Frame = dict[str, Any]
@@ -351,3 +352,103 @@ class ChatClient:
             except ConnectionClosed:
                 break
         return self.ws.close_code
+
+
+# --- the server's world: tables, clients, environment ---------------------------------
+
+
+REGION = "ap-northeast-2"
+
+
+def aws_client(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def create_tables(dynamodb: Any, prefix: str) -> dict[str, str]:
+    """The messages, connections and user-counter tables of the seed schema."""
+    names = {kind: f"{prefix}-{kind}" for kind in ("messages", "connections", "user-counter")}
+    dynamodb.create_table(
+        TableName=names["messages"],
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": "roomId", "KeyType": "HASH"},
+            {"AttributeName": "timestamp", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "roomId", "AttributeType": "S"},
+            {"AttributeName": "timestamp", "AttributeType": "N"},
+            {"AttributeName": "userId", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "userId-timestamp-index",
+                "KeySchema": [
+                    {"AttributeName": "userId", "KeyType": "HASH"},
+                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    dynamodb.create_table(
+        TableName=names["connections"],
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "connectionId", "AttributeType": "S"},
+            {"AttributeName": "userId", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "userId-index",
+                "KeySchema": [{"AttributeName": "userId", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=names["connections"],
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
+    )
+    dynamodb.create_table(
+        TableName=names["user-counter"],
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "counterId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "counterId", "AttributeType": "S"}],
+    )
+    return names
+
+
+def server_env(
+    endpoint: str, tables: dict[str, str], redis_port: int, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "REDIS_"))}
+    env.update(
+        AWS_REGION=REGION,
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_EC2_METADATA_DISABLED="true",
+        MESSAGES_TABLE=tables["messages"],
+        CONNECTIONS_TABLE=tables["connections"],
+        USER_COUNTER_TABLE=tables["user-counter"],
+        REDIS_HOST="127.0.0.1",
+        REDIS_READER_HOST="127.0.0.1",
+        REDIS_PORT=str(redis_port),
+        REDIS_TLS="false",
+        REDIS_AUTH_TOKEN=REDIS_PASSWORD,
+        SESSION_SECRET=SECRET,
+        COLOR="blue",
+        HOST="127.0.0.1",
+        APP_VERSION="test",
+        DRAIN_SECONDS="2",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env

@@ -17,7 +17,7 @@ from chatapp.store import Store
 
 from chatops.emulator.dataplane.elasticache import RedisProcess
 from tests.app.helpers import SECRET, ChatClient, ChatServer, get_json, seed_messages, stored
-from tests.conftest import REDIS_PASSWORD
+from tests.helpers import REDIS_PASSWORD
 
 
 def texts(frames: list[dict[str, Any]]) -> list[str]:

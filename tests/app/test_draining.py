@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from chatops.processes import free_port
-from tests.app.conftest import aws_client
-from tests.app.helpers import ChatClient, ChatServer, get, get_json
+from tests.app.helpers import ChatClient, ChatServer, aws_client, get, get_json
 
 
 def moved_off(client: ChatClient) -> tuple[dict[str, Any], int | None, float]:

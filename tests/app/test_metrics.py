@@ -9,8 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.app.conftest import aws_client
-from tests.app.helpers import ChatClient, ChatServer
+from tests.app.helpers import ChatClient, ChatServer, aws_client
 
 
 def values(cloudwatch: Any, namespace: str, task: str, stat: str = "Maximum") -> list[float]:

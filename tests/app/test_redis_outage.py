@@ -10,7 +10,7 @@ from pathlib import Path
 from chatops.emulator.dataplane.elasticache import start_redis, stop_redis
 from chatops.processes import free_port
 from tests.app.helpers import ChatClient, ChatServer, get_json
-from tests.conftest import REDIS_PASSWORD
+from tests.helpers import REDIS_PASSWORD
 
 
 def wait_redis(server: ChatServer, state: str, timeout: float = 15.0) -> None:

@@ -8,8 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.app.conftest import create_tables
-from tests.app.helpers import ChatClient, ChatServer, stored
+from tests.app.helpers import ChatClient, ChatServer, create_tables, stored
 
 
 def test_a_failed_put_is_retried_under_the_same_seq_and_stored_once(

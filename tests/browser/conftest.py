@@ -23,8 +23,7 @@ import pytest
 
 from chatops.emulator.dataplane.elasticache import RedisProcess
 from chatops.emulator.manager import EmulatorManager
-from tests.app.conftest import aws_client, create_tables, server_env
-from tests.app.helpers import ChatServer
+from tests.app.helpers import ChatServer, aws_client, create_tables, server_env
 from tests.helpers import ROOT
 
 WEB_ROOT = ROOT / "app" / "web"
