@@ -79,7 +79,13 @@ class App:
         self.service.start()
         metrics = None
         if config.metrics_namespace:
-            metrics = Metrics(config, self.aws, self.task, lambda: len(self.service.hub))
+            metrics = Metrics(
+                config,
+                self.aws,
+                self.task,
+                lambda: len(self.service.hub),
+                draining=lambda: self.draining.active,
+            )
             self.tasks.spawn(metrics.run(), "metrics")
         if config.target_group_arn and identity.ip:
             self.tasks.spawn(self.draining.watch_target(self.aws, identity.ip), "target-watch")

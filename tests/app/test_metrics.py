@@ -59,3 +59,37 @@ def test_open_connections_are_reported_then_a_final_zero(
         assert values(cloudwatch, namespace, task, "Minimum")[-1] == 0.0
     finally:
         server.stop()
+
+
+def test_a_draining_task_reports_more_often(monkeypatch) -> None:
+    """Normally every METRICS_INTERVAL; while draining, every DRAINING_INTERVAL."""
+    import asyncio
+
+    from chatapp import metrics as metrics_module
+
+    monkeypatch.setattr(metrics_module, "DRAINING_INTERVAL", 0.05)
+    draining = False
+    reports: list[tuple[float, bool]] = []
+
+    class Recorded(metrics_module.Metrics):
+        def __init__(self) -> None:  # only the schedule is under test: no AWS client
+            self.interval = 0.4
+            self.count = lambda: 0
+            self.draining = lambda: draining
+
+        async def put(self, value: int) -> None:
+            reports.append((time.monotonic(), draining))
+
+    async def scenario() -> None:
+        nonlocal draining
+        task = asyncio.create_task(Recorded().run())
+        await asyncio.sleep(1.0)
+        draining = True
+        await asyncio.sleep(0.5)
+        task.cancel()
+
+    asyncio.run(scenario())
+    quiet = [at for at, during in reports if not during]
+    busy = [at for at, during in reports if during]
+    assert 1 <= len(quiet) <= 3  # about every 0.4 s over 1 s
+    assert len(busy) >= 6  # about every 0.05 s over 0.5 s
