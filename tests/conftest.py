@@ -11,9 +11,7 @@ from chatops.emulator.dataplane.elasticache import RedisProcess, find_redis, sta
 from chatops.emulator.manager import EmulatorManager
 from chatops.processes import free_port
 from chatops.project import STATE_DIR_ENV
-from tests.helpers import terraform_init
-
-REDIS_PASSWORD = "test-redis-auth-token"
+from tests.helpers import REDIS_PASSWORD, terraform_init
 
 
 def pytest_report_header() -> str:

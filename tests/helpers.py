@@ -16,6 +16,8 @@ from chatops.terraform.mirror import find_mirror
 ROOT = Path(__file__).resolve().parent.parent
 TERRAFORM_DIR = ROOT / "terraform"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The password of the suite's Redis server (the `redis_server` fixture).
+REDIS_PASSWORD = "test-redis-auth-token"
 
 
 def terraform_env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""The benchmark's load generator (run as `python -m benchmarks.loadgen`)."""

@@ -1,0 +1,220 @@
+"""Fixtures of the browser tests: a headless Chromium and chat servers serving the web client.
+
+The browser is found in this order: `CHATOPS_BROWSER` (a path or a command name), then
+`chromium`, `chromium-browser` or `google-chrome` on PATH, then Playwright's own
+installed browser. When there is none, every browser test is skipped with the reason.
+
+The chat servers are real `python -m chatapp` processes with `WEB_ROOT=app/web`, against
+the session's Redis and DynamoDB tables on the session's emulator (created and started
+with the chat server tests' helpers); each is stopped by pid. Every page records CSP
+violations and uncaught errors; a test fails if any occurred.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from chatops.emulator.dataplane.elasticache import RedisProcess
+from chatops.emulator.manager import EmulatorManager
+from tests.app.helpers import ChatServer, aws_client, create_tables, server_env
+from tests.helpers import ROOT
+
+WEB_ROOT = ROOT / "app" / "web"
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome")
+APP_VERSION = "9.9.9-browser"
+
+# The policy CloudFront sends, as the page's meta tag carries it (minus frame-ancestors,
+# which a meta tag cannot set).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
+)
+
+# Recorded in every page before its own scripts run (CDP-injected: not subject to the CSP).
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
+});
+"""
+
+
+# ---- the browser ------------------------------------------------------------------------
+
+
+def find_browser() -> str | None:
+    """The Chromium executable to drive, or None to try Playwright's own browser."""
+    configured = os.environ.get("CHATOPS_BROWSER", "").strip()
+    if configured:
+        path = shutil.which(configured)
+        if path is None:
+            pytest.fail(f"CHATOPS_BROWSER={configured!r} is neither an executable nor a command")
+        return path
+    for name in BROWSER_NAMES:
+        path = shutil.which(name)
+        if path is not None:
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (per module: Playwright's sync API must not outlive the module,
+    so that tests elsewhere can run their own event loops)."""
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        pytest.skip("no Chromium found: the playwright package is not installed")
+    executable = find_browser()
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=executable, headless=True)
+        except Error as error:
+            if executable is not None:
+                raise
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else "no detail"
+            pytest.skip(
+                "no Chromium found: CHATOPS_BROWSER is unset, none of "
+                f"{', '.join(BROWSER_NAMES)} is on PATH, and Playwright has no browser of "
+                f"its own ({first_line})"
+            )
+        yield launched
+        launched.close()
+
+
+@dataclass
+class PageRecord:
+    page: Any
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open the web client of a server in a fresh browser context (its own storage).
+
+    `open_page(server, room, nickname=None, viewport=None)`: the page shows `room` (from
+    the link `/#room`) once connected.
+    """
+    from playwright.sync_api import expect
+
+    records: list[PageRecord] = []
+    contexts: list[Any] = []
+
+    def open_(
+        server: ChatServer,
+        room: str,
+        nickname: str | None = None,
+        viewport: dict[str, int] | None = None,
+    ) -> Any:
+        options: dict[str, Any] = {"viewport": viewport} if viewport else {}
+        context = browser.new_context(**options)
+        contexts.append(context)
+        context.add_init_script(RECORD_VIOLATIONS)
+        if nickname is not None:
+            # Only on the first load: a reload keeps what the page stored since.
+            context.add_init_script(
+                "if (!sessionStorage.getItem('seeded')) {"
+                f"  localStorage.setItem('chatops.nickname', {nickname!r});"
+                "  sessionStorage.setItem('seeded', '1');"
+                "}"
+            )
+        page = context.new_page()
+        record = PageRecord(page)
+        records.append(record)
+        page.on(
+            "console",
+            lambda message: (
+                record.console_errors.append(message.text) if message.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda error: record.page_errors.append(str(error)))
+        page.goto(f"{server.http}/#{room}")
+        expect(page.locator("#conn-state")).to_have_attribute("data-state", "online")
+        expect(page.locator("#room-title")).to_have_text(f"#{room}")
+        return page
+
+    yield open_
+    problems: list[str] = []
+    for record in records:
+        if not record.page.is_closed():
+            violations = record.page.evaluate("window.__cspViolations || []")
+            problems += [f"CSP violation: {violation}" for violation in violations]
+        refusals = [text for text in record.console_errors if "Content Security Policy" in text]
+        problems += [f"console: {text}" for text in refusals]
+        problems += [f"uncaught error: {text}" for text in record.page_errors]
+    for context in contexts:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def _expect_timeout() -> None:
+    try:
+        from playwright.sync_api import expect
+    except ImportError:
+        return
+    expect.set_options(timeout=15_000)
+
+
+# ---- the chat servers -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def web_tables(session_emulator: EmulatorManager) -> dict[str, str]:
+    dynamodb = aws_client(session_emulator.require_running().endpoint, "dynamodb")
+    return create_tables(dynamodb, f"webtest-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="session")
+def make_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    session_emulator: EmulatorManager,
+    web_tables: dict[str, str],
+    redis_server: RedisProcess,
+) -> Iterator[Callable[..., ChatServer]]:
+    """Start chat servers serving app/web; all are stopped by pid at the end of the session."""
+    started: list[ChatServer] = []
+    logs = tmp_path_factory.mktemp("web-chatapp-logs")
+    endpoint = session_emulator.require_running().endpoint
+
+    def make(colour: str = "blue") -> ChatServer:
+        env = server_env(
+            endpoint,
+            web_tables,
+            redis_server.port,
+            COLOR=colour,
+            APP_VERSION=APP_VERSION,
+            DRAIN_SECONDS="1",
+            WEB_ROOT=str(WEB_ROOT),
+        )
+        server = ChatServer(env, logs / f"{colour}-{len(started)}.log")
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def blue(make_server: Callable[..., ChatServer]) -> ChatServer:
+    return make_server("blue")
+
+
+@pytest.fixture(scope="session")
+def green(make_server: Callable[..., ChatServer]) -> ChatServer:
+    return make_server("green")
+
+
+@pytest.fixture
+def room() -> str:
+    """A room of this test's own (the servers and tables are shared by the session)."""
+    return f"web-{uuid.uuid4().hex[:10]}"
