@@ -1,14 +1,17 @@
 """Where a plan comes from: a fresh plan of a stack, or a plan file the user saved.
 
-Both go through the project's Terraform runner: `Stack.plan` writes a saved plan and
-`terraform show -json` turns it into the JSON representation that `plan.read_plan`
-reads. A `--plan-file` may be that JSON already (no terraform needed) or a saved
-plan (shown with the runner in an initialised working directory).
+Both go through the project's Terraform runner: a saved plan of the stack's target
+(its working directory, state and variable files) and `terraform show -json` of it,
+the JSON representation that `plan.read_plan` reads. A `--plan-file` may be that JSON
+already (no terraform needed) or a saved plan (shown with the runner in an
+initialised working directory).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,12 +42,27 @@ def plan_json(
     *,
     on_event: EventHandler | None = None,
 ) -> dict[str, Any]:
-    """Plan the stack with these options and return the plan as JSON; leaves no plan file."""
-    plan = stack.plan(variables, var_files, on_event=on_event)
+    """Plan the stack with these options and return the plan as JSON; leaves no plan file.
+
+    The plan goes to a file of its own, never to the one `chatops deploy` applies: a
+    deploy waiting for its confirmation must not apply the options of a cost estimate.
+    """
+    merged = dict(variables)
+    if stack.target.region and "aws_region" not in merged:
+        merged["aws_region"] = stack.target.region
+    stack.target.data_dir.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(
+        prefix="chatops-cost-", suffix=".tfplan", dir=stack.target.data_dir
+    )
+    os.close(handle)
+    out = Path(name)
     try:
-        return show_json(stack.terraform, plan.path)
+        stack.terraform.plan(
+            out, merged, [*stack.target.var_files(), *var_files], on_event=on_event
+        )
+        return show_json(stack.terraform, out)
     finally:
-        plan.path.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
 
 
 def is_saved_plan(path: Path) -> bool:
