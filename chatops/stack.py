@@ -17,12 +17,15 @@ from chatops.terraform.models import OutputValue, PlanSummary
 from chatops.terraform.runner import EventHandler, LineHandler, Terraform
 from chatops.traffic import (
     Endpoints,
+    History,
     TrafficControl,
     TrafficRecord,
     Weights,
+    read_live_variables,
     read_weights_file,
-    write_weights_file,
+    record_live_variables,
 )
+from chatops.traffic.history import aws_caller
 
 _DESTROY_ATTEMPTS = 3
 _MODULE_BLOCK = re.compile(r'^module\s+"([^"]+)"', re.M)
@@ -143,8 +146,12 @@ class Stack:
             record.stable = holder
         record.weights = applied
         record.save(record_path)
-        if self.target.weights_path.exists():
-            write_weights_file(self.target.weights_path, applied)
+        # A --var on the command line beats the recorded value: keep the record in step
+        # with what was applied, so the next plan without the --var changes nothing.
+        recorded = read_live_variables(self.target.weights_path)
+        applied_values = {name: outputs[name].value for name in recorded if name in outputs}
+        if applied_values:
+            record_live_variables(self.target.weights_path, **applied_values)
 
     @property
     def traffic_record_path(self) -> Path:
@@ -165,12 +172,21 @@ class Stack:
         endpoints = record.endpoints if prefer_record else None
         if endpoints is None:
             endpoints = Endpoints.from_outputs(outputs if outputs is not None else self.outputs())
-        return TrafficControl(
-            endpoints,
-            lambda service: self.target.client(service, endpoints.region),
-            self.traffic_record_path,
-            self.target.weights_path,
+
+        def clients(service: str) -> Any:
+            return self.target.client(service, endpoints.region)
+
+        history = History(
+            self.target.control_dir / "history.jsonl",
+            self.target.label,
+            caller=(lambda: None) if self.target.is_local else aws_caller(clients),
         )
+        return TrafficControl(
+            endpoints, clients, self.traffic_record_path, self.target.weights_path, history
+        )
+
+    def history(self) -> History:
+        return History(self.target.control_dir / "history.jsonl", self.target.label)
 
     def configured_weights(
         self, outputs: Mapping[str, OutputValue] | None = None

@@ -120,6 +120,7 @@ module "alb" {
   container_port             = var.container_port
   health_check_path          = var.health_check_path
   weights                    = { blue = var.blue_weight, green = var.green_weight }
+  enable_stickiness          = var.enable_stickiness
   stickiness_duration        = var.stickiness_duration
   idle_timeout               = var.alb_idle_timeout
   deregistration_delay       = var.deregistration_delay

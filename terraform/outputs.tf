@@ -91,6 +91,21 @@ output "green_weight" {
 
 # --- Compute ------------------------------------------------------------------
 
+output "blue_desired_count" {
+  description = "Tasks Terraform configures for blue (what `chatops scale` records)."
+  value       = var.blue_desired_count
+}
+
+output "green_desired_count" {
+  description = "Tasks Terraform configures for green (what `chatops scale` records)."
+  value       = var.green_desired_count
+}
+
+output "enable_stickiness" {
+  description = "Whether Terraform configures target group stickiness on the listener."
+  value       = var.enable_stickiness
+}
+
 output "ecs_cluster_name" {
   description = "ECS cluster of both services."
   value       = module.ecs.cluster_name

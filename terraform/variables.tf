@@ -110,6 +110,12 @@ variable "green_weight" {
   }
 }
 
+variable "enable_stickiness" {
+  type        = bool
+  description = "Target group stickiness on the listener: a client's reconnects stay on the colour it first reached. `chatops rollback` and `chatops retire` turn it off (and record that) so pinned clients can move."
+  default     = true
+}
+
 variable "stickiness_duration" {
   type        = number
   description = "Seconds a client's reconnects stay on the colour it first reached."

@@ -156,11 +156,36 @@ def test_rollout_options_are_validated(chatops_home: Path) -> None:
     assert not emulator_started(chatops_home)
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["scale", "--local", "purple", "2"], "unknown colour 'purple'"),
+        (["scale", "--local", "green", "11"], "whole number of tasks from 0 to 10; got '11'"),
+        (["scale", "--local", "green", "-1"], "whole number of tasks from 0 to 10"),
+        (["retire", "--local", "purple"], "unknown colour 'purple'"),
+    ],
+)
+def test_capacity_commands_validate_before_anything_runs(
+    chatops_home: Path, args: list[str], message: str
+) -> None:
+    assert_one_line_error(invoke(*args), 2, message)
+    assert not emulator_started(chatops_home)
+
+
+def test_history_is_empty_before_any_traffic_action(chatops_home: Path) -> None:
+    result = invoke("history", "--local")
+    assert result.exit_code == 0 and "No traffic action recorded yet." in result.stdout
+    assert invoke("history", "--local", "--json").stdout.strip() == "[]"
+    assert not emulator_started(chatops_home)
+
+
 def test_traffic_commands_need_a_running_emulator(chatops_home: Path) -> None:
     for command in (
         ["shift", "--local", "50", "50"],
         ["rollback", "--local"],
         ["status", "--local"],
+        ["scale", "--local", "green", "2"],
+        ["retire", "--local", "blue"],
     ):
         assert_one_line_error(invoke(*command), 1, "the local emulator is not running")
     assert not emulator_started(chatops_home)

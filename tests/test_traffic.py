@@ -16,15 +16,21 @@ from chatops.errors import UsageError
 from chatops.traffic import (
     COLOURS,
     Endpoints,
+    History,
     ReadBackMismatch,
     RolloutFailed,
     TrafficControl,
     TrafficRecord,
     UnhealthyColour,
     Weights,
+    parse_count,
+    read_live_variables,
     read_weights_file,
+    record_live_variables,
+    retire,
     rollout,
     rollout_steps,
+    scale,
     status,
 )
 from tests.helpers import create_network
@@ -98,7 +104,7 @@ def test_the_stable_colour_is_the_one_that_held_everything_before(
     before, after, stable_before, stable_after
 ) -> None:
     record = TrafficRecord(stable=stable_before)
-    record.note(before, after, "shift")
+    record.note(before, after)
     assert record.stable == stable_after
 
 
@@ -352,6 +358,7 @@ STATUS_SCHEMA = {
     "drift": bool,
     "reconcile": (str, type(None)),
     "stable": str,
+    "stickiness": bool,
     "colours": dict,
     "alarms": list,
     "alarms_firing": list,
@@ -378,7 +385,9 @@ def test_status_json_follows_the_documented_schema(aws, control) -> None:
         "total": 2,
     }
     assert blue["tasks"] == {"running": 2, "desired": 2, "pending": 0}
-    assert blue["image"] == "chat:blue"
+    assert blue["image"] == "chat:blue" and blue["version"] == "blue"
+    assert blue["connections"] is None  # the stack reports no metrics namespace
+    assert report["stickiness"] is True
     assert report["alarms_firing"] == ["chat-alb-5xx"]
     assert {a["key"]: a["colour"] for a in report["alarms"]}["target-5xx-green"] == "green"
 
@@ -386,3 +395,225 @@ def test_status_json_follows_the_documented_schema(aws, control) -> None:
 def test_status_without_drift(aws, control) -> None:
     report = status(control, Weights(100, 0), "t", "chatops shift").to_json()
     assert report["drift"] is False and report["reconcile"] is None
+
+
+# --- stickiness, capacity, history -----------------------------------------------------------
+
+
+def listener_stickiness(aws, control: TrafficControl) -> bool:
+    listener = aws("elbv2").describe_listeners(ListenerArns=[control.endpoints.listener_arn])
+    forward = listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]
+    return bool(forward["TargetGroupStickinessConfig"]["Enabled"])
+
+
+def test_rollback_turns_stickiness_off_in_the_same_call(aws, control) -> None:
+    control.shift(Weights(50, 50))
+    calls = []
+    elbv2 = aws("elbv2")
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(elbv2, name)
+
+        def modify_listener(self, **kwargs: Any) -> Any:
+            calls.append(kwargs)
+            return elbv2.modify_listener(**kwargs)
+
+    counting = Counting()
+    rolling = TrafficControl(
+        control.endpoints,
+        lambda service: counting if service == "elbv2" else aws(service),
+        control.record_path,
+        control.weights_path,
+        control.history,
+    )
+    stable, result = rolling.rollback(reason="green answers 500")
+    assert stable == "blue" and result.stickiness_released
+    assert len(calls) == 1
+    assert listener_weights(aws, control) == {"blue": 100, "green": 0}
+    assert listener_stickiness(aws, control) is False
+    assert read_live_variables(control.weights_path) == {
+        "blue_weight": 100,
+        "green_weight": 0,
+        "enable_stickiness": False,
+    }
+    last = control.history.entries()[-1]
+    assert (last.action, last.reason) == ("rollback", "green answers 500")
+    assert last.before == {"blue": 50, "green": 50, "stickiness": True}
+    assert last.after == {"blue": 100, "green": 0, "stickiness": False}
+
+
+def test_a_rollback_with_nothing_to_do_changes_and_records_nothing(aws, control) -> None:
+    aws("elbv2").modify_listener(
+        ListenerArn=control.endpoints.listener_arn,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": control.endpoints.target_groups["blue"], "Weight": 100},
+                        {"TargetGroupArn": control.endpoints.target_groups["green"], "Weight": 0},
+                    ],
+                    "TargetGroupStickinessConfig": {"Enabled": False},
+                },
+            }
+        ],
+    )
+    _, result = control.rollback()
+    assert not result.changed
+    assert control.history.entries() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("0", 0), ("3", 3), ("10", 10), ("11", None), ("-1", None), ("two", None)]
+)
+def test_task_counts(value: str, ok: int | None) -> None:
+    if ok is None:
+        with pytest.raises(UsageError, match="whole number of tasks from 0 to 10"):
+            parse_count(value)
+    else:
+        assert parse_count(value) == ok
+
+
+def service_counts(aws, control: TrafficControl, colour: str) -> tuple[int, int]:
+    service = aws("ecs").describe_services(
+        cluster=control.endpoints.cluster, services=[control.endpoints.services[colour]]
+    )["services"][0]
+    return service["desiredCount"], service["runningCount"]
+
+
+def test_scale_changes_the_service_and_records_it_for_terraform(aws, control) -> None:
+    events = []
+    result = scale(control, "green", 3, reason="load test", observe=events.append, sleep=no_wait)
+    assert (result.before, result.after, result.changed) == (1, 3, True)
+    assert service_counts(aws, control, "green") == (3, 3)
+    assert read_live_variables(control.weights_path) == {"green_desired_count": 3}
+    assert events and events[-1].health.healthy == 3
+    entry = control.history.entries()[-1]
+    assert (entry.action, entry.colour, entry.before, entry.after, entry.reason) == (
+        "scale",
+        "green",
+        {"tasks": 1},
+        {"tasks": 3},
+        "load test",
+    )
+
+
+def no_wait(seconds: float) -> None:
+    pass
+
+
+def test_retire_refuses_a_colour_that_still_has_weight(aws, control) -> None:
+    control.shift(Weights(90, 10))
+    with pytest.raises(UsageError, match="green still receives 10% of new connections"):
+        retire(control, "green")
+    assert service_counts(aws, control, "green") == (1, 1)
+    assert "green_desired_count" not in read_live_variables(control.weights_path)
+
+
+def test_retire_refuses_to_leave_nothing_serving(aws, tmp_path) -> None:
+    endpoints = build_stack(aws, {"blue": 1, "green": 0})
+    control = TrafficControl(endpoints, aws, tmp_path / "t.json", tmp_path / "w.json")
+    control.shift(Weights(0, 100), force=True)
+    with pytest.raises(UnhealthyColour, match="retiring blue would leave nothing to serve"):
+        retire(control, "blue")
+    assert service_counts(aws, control, "blue") == (1, 1)
+
+
+def test_retire_scales_to_zero_releases_stickiness_and_watches_the_drain(aws, control) -> None:
+    control.shift(Weights(0, 100))
+    events = []
+    result = retire(control, "blue", reason="v2 is good", observe=events.append, sleep=no_wait)
+    assert (result.before, result.after) == (2, 0)
+    assert service_counts(aws, control, "blue") == (0, 0)
+    assert listener_stickiness(aws, control) is False
+    assert read_live_variables(control.weights_path) == {
+        "blue_weight": 0,
+        "green_weight": 100,
+        "blue_desired_count": 0,
+        "enable_stickiness": False,
+    }
+    assert events[-1].health.targets == 0 and events[-1].health.running == 0
+    actions = [(e.action, e.colour) for e in control.history.entries()]
+    assert actions == [("shift", None), ("stickiness-off", None), ("retire", "blue")]
+
+
+def test_history_says_who_when_and_why(control, tmp_path) -> None:
+    control.shift(Weights(90, 10), reason="canary")
+    (entry,) = control.history.entries()
+    assert entry.action == "shift" and entry.reason == "canary"
+    assert entry.user and entry.at.endswith("+00:00")
+    assert (entry.before, entry.after) == ({"blue": 100, "green": 0}, {"blue": 90, "green": 10})
+    assert History(control.history.path, "x").entries(limit=1) == [entry]
+
+
+def test_live_variables_merge_and_ignore_what_is_not_a_variable(tmp_path) -> None:
+    path = tmp_path / "live.tfvars.json"
+    record_live_variables(path, blue_weight=90, green_weight=10)
+    record_live_variables(path, green_desired_count=0)
+    record_live_variables(path, blue_weight=100, green_weight=0)
+    assert json.loads(path.read_text()) == {
+        "blue_weight": 100,
+        "green_weight": 0,
+        "green_desired_count": 0,
+    }
+    with pytest.raises(ValueError, match="not a live variable"):
+        record_live_variables(path, task_cpu=512)
+
+
+def test_connections_sum_the_latest_report_of_each_live_task(aws, control) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from chatops.traffic.health import connections
+
+    endpoints = Endpoints(**{**control.endpoints.__dict__, "metrics_namespace": "chat/test"})
+    cloudwatch = aws("cloudwatch")
+    now = datetime.now(UTC)
+
+    def report(colour: str, task: str, value: int, age: float) -> None:
+        cloudwatch.put_metric_data(
+            Namespace="chat/test",
+            MetricData=[
+                {
+                    "MetricName": "WebSocketConnections",
+                    "Dimensions": [
+                        {"Name": "Colour", "Value": colour},
+                        {"Name": "Task", "Value": task},
+                    ],
+                    "Timestamp": now - timedelta(seconds=age),
+                    "Value": value,
+                    "Unit": "Count",
+                    "StorageResolution": 1,
+                }
+            ],
+        )
+
+    report("blue", "a", 40, age=70)
+    report("blue", "a", 12, age=5)  # a draining task: its latest report counts
+    report("blue", "b", 30, age=20)
+    report("blue", "gone", 99, age=600)  # stopped long ago
+    report("green", "c", 7, age=5)
+    assert connections(endpoints, aws, "blue", now=lambda: now) == 42
+    assert connections(endpoints, aws, "green", now=lambda: now) == 7
+    assert connections(control.endpoints, aws, "blue") is None  # no namespace
+
+
+def test_the_status_table_keeps_one_line_per_colour_in_80_columns(aws, control) -> None:
+    from rich.console import Console
+
+    from chatops.cli.commands import status as status_command
+
+    control.shift(Weights(90, 10))
+    report = status(control, Weights(90, 10), "the local emulator (http://127.0.0.1:40000)", "x")
+    narrow = Console(width=80, record=True, highlight=False)
+    original = status_command.console
+    status_command.console = narrow
+    try:
+        status_command._render(report)
+    finally:
+        status_command.console = original
+    lines = narrow.export_text().splitlines()
+    rows = [line for line in lines if line.lstrip().startswith(("blue", "green"))]
+    assert len(rows) == 2, lines
+    assert all(len(line) <= 80 for line in lines)
+    assert "2/2 healthy" in rows[0] and "90%" in rows[0]

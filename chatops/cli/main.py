@@ -12,12 +12,15 @@ from chatops.cli.commands import (
     cost,
     deploy,
     destroy,
+    history,
     init,
     local,
     outputs,
     plan,
+    retire,
     rollback,
     rollout,
+    scale,
     shift,
     status,
 )
@@ -80,6 +83,13 @@ app.command(
 app.command(rich_help_panel="Traffic")(rollback.rollback)
 app.command("rollout", rich_help_panel="Traffic")(rollout.rollout_command)
 app.command("status", rich_help_panel="Traffic")(status.status_command)
+app.command(
+    "scale",
+    rich_help_panel="Traffic",
+    context_settings={"ignore_unknown_options": True},  # so `scale green -1` is validated by us
+)(scale.scale_command)
+app.command("retire", rich_help_panel="Traffic")(retire.retire_command)
+app.command("history", rich_help_panel="Traffic")(history.history_command)
 app.add_typer(local.app, name="local", rich_help_panel="Embedded AWS")
 
 

@@ -44,6 +44,10 @@ Yes = Annotated[
     typer.Option("--yes", "-y", help="Do not ask for confirmation (needed without a terminal)."),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+Reason = Annotated[
+    str | None,
+    typer.Option("--reason", help="Why: kept with the action in `chatops history`."),
+]
 Vars = Annotated[
     list[str] | None,
     typer.Option(

@@ -25,6 +25,7 @@ from rich.text import Text
 
 from chatops.errors import Aborted, ChatopsError, ConfirmationRequired
 from chatops.terraform.models import OutputValue, PlanSummary, UIEvent
+from chatops.traffic import CapacityEvent, ColourHealth
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -289,3 +290,58 @@ class PlanView:
             self.refreshed += 1
             if self.status is not None:
                 self.status.update(f"{self.title} (refreshed {self.refreshed} resources)")
+
+
+# --- traffic ---------------------------------------------------------------------------
+
+
+def describe_targets(health: ColourHealth) -> str:
+    """`2/2 healthy`, plus the draining, unhealthy and starting ones when there are any."""
+    text = f"{health.healthy}/{health.targets} healthy"
+    for count, label in (
+        (health.draining, "draining"),
+        (health.unhealthy, "unhealthy"),
+        (health.initial, "starting"),
+    ):
+        if count:
+            text += f", {count} {label}"
+    return text
+
+
+def describe_connections(health: ColourHealth) -> str:
+    return "-" if health.connections is None else str(health.connections)
+
+
+class CapacityView:
+    """The live line while a colour's tasks start or drain: tasks, targets, connections."""
+
+    def __init__(self, out: Console | None = None) -> None:
+        self.out = out or console
+        self.live: Live | None = None
+        self.line = Text("")
+        self.last = ""
+
+    def __enter__(self) -> CapacityView:
+        if self.out.is_terminal:
+            self.live = Live(self.line, console=self.out, refresh_per_second=4)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+
+    def __call__(self, event: CapacityEvent) -> None:
+        health = event.health
+        text = (
+            f"{event.colour} -> {event.wanted} task(s), {event.elapsed:4.0f}s: "
+            f"{health.running} running, {health.pending} pending; targets "
+            f"{describe_targets(health)}; connections {describe_connections(health)}"
+        )
+        if self.live is not None:
+            self.line.plain = text
+            self.live.update(self.line)
+        elif text != self.last:
+            # Without a terminal (CI logs), one line per change.
+            self.out.print(text, soft_wrap=True)
+        self.last = text

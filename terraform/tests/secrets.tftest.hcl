@@ -115,7 +115,8 @@ run "the_auth_token_is_a_secret_reference_only" {
       output.connections_table_name, output.user_counter_table_name, output.redis_endpoint,
       output.redis_reader_endpoint, output.redis_auth_token_parameter, output.alarm_names,
       output.alarm_colours, output.alarm_topic_arn, output.dashboard_name, output.vpc_id,
-      output.session_secret_parameter, output.metrics_namespace,
+      output.session_secret_parameter, output.metrics_namespace, output.blue_desired_count,
+      output.green_desired_count, output.enable_stickiness,
     ]), "MockRedisAuthTokenThatIsLongEnough")
     error_message = "The Redis AUTH token appears in an output."
   }

@@ -70,6 +70,7 @@ def rollout_command(
     force: Annotated[
         bool, typer.Option("--force", help="Start even with alarms firing or an unready colour.")
     ] = False,
+    reason: options.Reason = None,
     json_output: options.Json = False,
 ) -> None:
     """Progressive shift with a bake time per step, and automatic rollback.
@@ -88,7 +89,14 @@ def rollout_command(
     started = time.monotonic()
     with RolloutView() as view:
         final = rollout(
-            stack.traffic(), colour, plan, bake=bake, poll=poll, force=force, observe=view
+            stack.traffic(),
+            colour,
+            plan,
+            bake=bake,
+            poll=poll,
+            force=force,
+            reason=reason,
+            observe=view,
         )
     if json_output:
         print_json(

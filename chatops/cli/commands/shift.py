@@ -29,6 +29,7 @@ def shift(
             "--force", help="Shift even to a colour with no healthy targets or running tasks."
         ),
     ] = False,
+    reason: options.Reason = None,
     json_output: options.Json = False,
 ) -> None:
     """Move new connections between blue and green, e.g. `chatops shift 90 10`.
@@ -43,7 +44,7 @@ def shift(
         local=local, directory=directory, profile=profile, region=region, emulator="require"
     )
     stack.target.check_local_state()
-    result = stack.traffic(prefer_record=True).shift(wanted, force=force)
+    result = stack.traffic(prefer_record=True).shift(wanted, force=force, reason=reason)
     if json_output:
         print_json(
             {

@@ -1,38 +1,37 @@
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 from chatops.cli import options
 from chatops.cli.common import open_stack
-from chatops.cli.ui import console, print_json
+from chatops.cli.ui import console, describe_connections, describe_targets, print_json
 from chatops.traffic import COLOURS, StatusReport, status
 
 
 def _render(report: StatusReport) -> None:
+    sticky = "on" if report.stickiness else "off"
     console.print(
-        f"Traffic on {report.target}: [bold]{report.live}[/] (stable colour: {report.stable})"
+        f"Traffic on {report.target}: [bold]{report.live}[/] "
+        f"(stable: {report.stable}, stickiness {sticky})"
     )
-    table = Table()
-    for column in (
-        "Colour",
-        "Weight",
-        "Targets healthy",
-        "Unhealthy",
-        "Draining",
-        "Tasks",
-        "Image",
-    ):
-        table.add_column(column)
+    # Narrow on purpose: one line per colour in an 80-column terminal.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("Colour")
+    table.add_column("Weight", justify="right")
+    table.add_column("Targets", overflow="fold")
+    table.add_column("Tasks", justify="right")
+    table.add_column("Conns", justify="right")
+    table.add_column("Version", overflow="ellipsis", max_width=14, no_wrap=True)
     for colour in COLOURS:
         health = report.colours[colour]
         table.add_row(
             colour,
             f"{report.live.of(colour)}%",
-            f"{health.healthy}/{health.targets}",
-            str(health.unhealthy),
-            str(health.draining),
-            f"{health.running} running / {health.desired} desired / {health.pending} pending",
-            health.image or "-",
+            describe_targets(health),
+            f"{health.running}/{health.desired}",
+            describe_connections(health),
+            health.version or "-",
         )
     console.print(table)
     firing = report.firing
@@ -58,8 +57,9 @@ def status_command(
 ) -> None:
     """Live traffic and health: weights, targets and tasks per colour, alarms, drift.
 
-    A colour still has targets (and WebSockets) until its tasks are scaled down; see
-    DEMO_GUIDE.md for when that is safe.
+    Tasks are running/desired; Conns are the open WebSockets the colour's tasks last
+    reported (CloudWatch). A colour keeps its WebSockets until it is retired
+    (`chatops retire`).
     """
     stack = open_stack(
         local=local, directory=directory, profile=profile, region=region, emulator="require"

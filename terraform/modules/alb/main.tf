@@ -229,7 +229,7 @@ resource "aws_lb_listener" "this" {
       }
 
       stickiness {
-        enabled  = true
+        enabled  = var.enable_stickiness
         duration = var.stickiness_duration
       }
     }

@@ -54,6 +54,12 @@ variable "weights" {
   }
 }
 
+variable "enable_stickiness" {
+  type        = bool
+  description = "Target group stickiness on the forward action (clients keep reaching the colour they first reached)."
+  default     = true
+}
+
 variable "stickiness_duration" {
   type        = number
   description = "Seconds a client stays on the colour it first reached (target group stickiness on the forward action)."
