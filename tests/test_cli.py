@@ -35,6 +35,10 @@ COMMANDS = [
     ["rollback"],
     ["rollout"],
     ["status"],
+    ["scale"],
+    ["retire"],
+    ["history"],
+    ["cost"],
 ]
 
 

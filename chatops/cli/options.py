@@ -63,6 +63,8 @@ VarFiles = Annotated[
         "--var-file",
         exists=True,
         dir_okay=False,
+        # Terraform runs in terraform/: a path relative to where the user typed it.
+        resolve_path=True,
         help="Load Terraform variables from a .tfvars or .tfvars.json file; repeatable.",
     ),
 ]
