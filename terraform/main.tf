@@ -13,9 +13,16 @@ locals {
   # The application's own CloudWatch metrics (open WebSockets per task).
   metrics_namespace = "${local.name_prefix}/chat"
 
+  # A colour runs tasks once a version is released to it (`chatops release` records
+  # <colour>_image). Until then it runs none, so a first deploy never makes ECS pull an
+  # image nobody pushed; its task definition names a tag that is never pushed.
   images = {
-    blue  = var.blue_image != "" ? var.blue_image : "${module.ecr.repository_url}:blue"
-    green = var.green_image != "" ? var.green_image : "${module.ecr.repository_url}:green"
+    blue  = var.blue_image != "" ? var.blue_image : "${module.ecr.repository_url}:unreleased"
+    green = var.green_image != "" ? var.green_image : "${module.ecr.repository_url}:unreleased"
+  }
+  desired_counts = {
+    blue  = var.blue_image != "" ? var.blue_desired_count : 0
+    green = var.green_image != "" ? var.green_desired_count : 0
   }
 }
 
@@ -142,7 +149,7 @@ module "ecs" {
   security_group_ids     = [module.security_groups.tasks_security_group_id]
   target_group_arns      = module.alb.target_group_arns
   images                 = local.images
-  desired_counts         = { blue = var.blue_desired_count, green = var.green_desired_count }
+  desired_counts         = local.desired_counts
   container_port         = var.container_port
   cpu                    = var.task_cpu
   memory                 = var.task_memory

@@ -131,6 +131,11 @@ output "green_image" {
   value       = local.images["green"]
 }
 
+output "cpu_architecture" {
+  description = "CPU architecture of the tasks, X86_64 or ARM64: `chatops release` builds images for it."
+  value       = var.cpu_architecture
+}
+
 output "log_group_name" {
   description = "CloudWatch log group of the containers."
   value       = module.ecs.log_group_name

@@ -196,19 +196,29 @@ variable "container_port" {
 
 variable "blue_image" {
   type        = string
-  description = "Image blue runs; empty means <ecr repository>:blue."
+  description = "Image blue runs, one build: <ecr repository>:<version>, as `chatops release` records it. Empty: nothing released to blue yet, so it runs no task whatever blue_desired_count says (a first deploy pulls no image nobody pushed)."
   default     = ""
+
+  validation {
+    condition     = var.blue_image == "" || can(regex("@sha256:[0-9a-f]{64}$", var.blue_image)) || (can(regex(":[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", element(split("/", var.blue_image), length(split("/", var.blue_image)) - 1))) && !endswith(var.blue_image, ":latest"))
+    error_message = "blue_image must name one build: a tag other than latest (<repository>:0.2.0) or a digest (<repository>@sha256:...), so new tasks run what the old ones ran; `chatops release` derives the tag from the commit."
+  }
 }
 
 variable "green_image" {
   type        = string
-  description = "Image green runs; empty means <ecr repository>:green."
+  description = "Image green runs, one build: <ecr repository>:<version>, as `chatops release` records it. Empty: nothing released to green yet, so it runs no task whatever green_desired_count says (a first deploy pulls no image nobody pushed)."
   default     = ""
+
+  validation {
+    condition     = var.green_image == "" || can(regex("@sha256:[0-9a-f]{64}$", var.green_image)) || (can(regex(":[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", element(split("/", var.green_image), length(split("/", var.green_image)) - 1))) && !endswith(var.green_image, ":latest"))
+    error_message = "green_image must name one build: a tag other than latest (<repository>:0.2.0) or a digest (<repository>@sha256:...), so new tasks run what the old ones ran; `chatops release` derives the tag from the commit."
+  }
 }
 
 variable "blue_desired_count" {
   type        = number
-  description = "Tasks of blue. Each 0.25 vCPU / 0.5 GB task costs ~$10/month on FARGATE in Seoul."
+  description = "Tasks of blue once a version is released to it (blue_image; none before). Each 0.25 vCPU / 0.5 GB task costs ~$10/month on FARGATE in Seoul."
   default     = 1
 
   validation {
@@ -219,7 +229,7 @@ variable "blue_desired_count" {
 
 variable "green_desired_count" {
   type        = number
-  description = "Tasks of green. Each 0.25 vCPU / 0.5 GB task costs ~$10/month on FARGATE in Seoul."
+  description = "Tasks of green once a version is released to it (green_image; none before). Each 0.25 vCPU / 0.5 GB task costs ~$10/month on FARGATE in Seoul."
   default     = 1
 
   validation {
