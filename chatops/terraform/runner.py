@@ -101,10 +101,12 @@ def plan_args(
     var_files: Sequence[Path] = (),
     *,
     destroy: bool = False,
+    targets: Sequence[str] = (),
 ) -> list[str]:
     args = ["plan", "-input=false", "-json", "-detailed-exitcode", f"-out={out}"]
     if destroy:
         args.append("-destroy")
+    args += [f"-target={address}" for address in targets]
     return args + _state_args(settings) + _variable_args(variables or {}, var_files)
 
 
@@ -288,10 +290,12 @@ class Terraform:
         var_files: Sequence[Path] = (),
         *,
         destroy: bool = False,
+        targets: Sequence[str] = (),
         on_event: EventHandler | None = None,
     ) -> PlanResult:
+        """Plan into `out`; `targets` limits it to those resources (and what they need)."""
         code, _, _ = self.run(
-            plan_args(self.settings, out, variables, var_files, destroy=destroy),
+            plan_args(self.settings, out, variables, var_files, destroy=destroy, targets=targets),
             on_event=on_event,
             events=True,
             ok_codes=(0, 2),

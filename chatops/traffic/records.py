@@ -3,10 +3,10 @@
 Two files per target:
 
 - the **live variables** file: every setting chatops changes outside Terraform
-  (weights, desired counts, stickiness), written as Terraform variables so the next
-  plan agrees with what runs. For AWS it is an auto-loaded tfvars file in the root
-  module (plain `terraform plan` sees it too); for --local chatops passes it with
-  -var-file.
+  (weights, desired counts, stickiness) or for one colour alone (the image a release
+  put there), written as Terraform variables so the next plan agrees with what runs.
+  For AWS it is an auto-loaded tfvars file in the root module (plain `terraform plan`
+  sees it too); for --local chatops passes it with -var-file.
 - the **traffic record** (`traffic.json`): the stack's endpoints, so rollback needs no
   Terraform run, and the stable colour rollback returns to.
 """
@@ -30,6 +30,9 @@ LIVE_VARIABLES = (
     "blue_desired_count",
     "green_desired_count",
     "enable_stickiness",
+    # What each colour runs: `chatops release` records the image it put there.
+    "blue_image",
+    "green_image",
 )
 
 
