@@ -17,6 +17,7 @@ from chatops.cli.commands import (
     local,
     outputs,
     plan,
+    release,
     retire,
     rollback,
     rollout,
@@ -81,6 +82,7 @@ app.command(
     context_settings={"ignore_unknown_options": True},  # so `shift -10 110` is validated by us
 )(shift.shift)
 app.command(rich_help_panel="Traffic")(rollback.rollback)
+app.command("release", rich_help_panel="Traffic")(release.release_command)
 app.command("rollout", rich_help_panel="Traffic")(rollout.rollout_command)
 app.command("status", rich_help_panel="Traffic")(status.status_command)
 app.command(
