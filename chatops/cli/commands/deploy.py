@@ -13,6 +13,8 @@ from chatops.cli.ui import (
     render_key_outputs,
     render_plan,
 )
+from chatops.release import first_local_images
+from chatops.traffic import record_live_variables
 
 
 def deploy(
@@ -36,8 +38,12 @@ def deploy(
     stack = open_stack(local=local, directory=directory, profile=profile, region=region)
     out = err_console if json_output else console
     prepare(stack)
+    variables = options.variables(var)
+    # Locally, a colour without an image gets a snapshot of app/ as it is now: both
+    # colours serve the checkout's code, and later edits wait for `chatops release`.
+    images = first_local_images(stack.target, variables) if stack.target.is_local else {}
     with PlanView(f"Planning against {stack.target.label}...", out=err_console) as view:
-        plan = stack.plan(options.variables(var), var_file or [], on_event=view.handle)
+        plan = stack.plan({**images, **variables}, var_file or [], on_event=view.handle)
     if not json_output:
         render_plan(plan.summary, stack.target.label)
     if plan.has_changes:
@@ -54,6 +60,8 @@ def deploy(
         outputs = stack.apply(plan)
     else:
         outputs = stack.outputs()
+    if images:
+        record_live_variables(stack.target.weights_path, **images)
     if json_output:
         print_json({"changed": plan.has_changes, "outputs": output_values(outputs)})
     else:
