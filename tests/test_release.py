@@ -48,7 +48,7 @@ from chatops.release import (
     take_snapshot,
     version_from_git,
 )
-from chatops.release.flow import tasks_for_release, unexpected_changes
+from chatops.release.flow import aws_artefact, tasks_for_release, unexpected_changes
 from chatops.release.registry import auth_directory, split_repository
 from chatops.release.snapshots import SnapshotError, snapshot_id_of
 from chatops.release.tasks import failure_threshold, wait_for_tasks
@@ -455,8 +455,8 @@ def test_ecr_login_goes_through_the_api(ecr: Any) -> None:
     assert login.username == "AWS" and login.password and login.tls_verify
 
 
-def test_ecr_says_whether_a_tag_is_already_pushed(ecr: Any) -> None:
-    assert not ecr_has_image(ecr, "chatapp-dev", "0a1b2c3d4e5f")
+def put_image(ecr: Any, tag: str) -> None:
+    """An image manifest in the moto repository, as a push leaves it."""
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -467,12 +467,37 @@ def test_ecr_says_whether_a_tag_is_already_pushed(ecr: Any) -> None:
         },
         "layers": [],
     }
-    ecr.put_image(
-        repositoryName="chatapp-dev", imageManifest=json.dumps(manifest), imageTag="0a1b2c3d4e5f"
-    )
+    ecr.put_image(repositoryName="chatapp-dev", imageManifest=json.dumps(manifest), imageTag=tag)
+
+
+def test_ecr_says_whether_a_tag_is_already_pushed(ecr: Any) -> None:
+    assert not ecr_has_image(ecr, "chatapp-dev", "0a1b2c3d4e5f")
+    put_image(ecr, "0a1b2c3d4e5f")
     assert ecr_has_image(ecr, "chatapp-dev", "0a1b2c3d4e5f")
     with pytest.raises(ChatopsError, match="does not exist"):
         ecr_has_image(ecr, "nope", "0a1b2c3d4e5f")
+
+
+def test_an_aws_release_is_named_by_the_commit_and_built_only_once(
+    ecr: Any, repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATOPS_APP_DIR", str(repo / "app"))
+    project = Project(terraform_dir=repo / "terraform", state_dir=repo / ".chatops")
+    target = Target(kind="aws", project=project, region="ap-northeast-2")
+    url = ecr.describe_repositories()["repositories"][0]["repositoryUri"]
+    stack = outputs(ecr_repository_url=url, aws_region="ap-northeast-2", cpu_architecture="ARM64")
+    buildah = which_of("buildah")
+    monkeypatch.setattr("chatops.release.builders.shutil.which", buildah)
+    commit = git(repo, "rev-parse", "HEAD~1")[:12]
+
+    first = aws_artefact(target, stack, None)
+    assert (first.image, first.platform, first.exists) == (f"{url}:{commit}", "linux/arm64", False)
+    assert first.builder == Builder("buildah", "/usr/bin/buildah")
+
+    put_image(ecr, commit)
+    monkeypatch.setattr("chatops.release.builders.shutil.which", which_of())
+    again = aws_artefact(target, stack, None)  # no builder needed: the tag is there
+    assert again.exists and again.builder is None and again.image == first.image
 
 
 def test_repository_urls_split_into_registry_and_name() -> None:

@@ -146,11 +146,12 @@ def choose_colour(weights: Weights, to: Colour | None, force: bool) -> Choice:
         return Choice(idle[0], 0)
     choice = Choice(to, weights.of(to))
     if choice.serving and not force:
-        raise UsageError(
-            f"{choice.risk}",
-            f"release to the idle colour ({other(to)} after `chatops rollout --to {other(to)}`)"
-            ", or pass --force to accept the risk",
+        alternative = (
+            f"drop --to to release to the idle colour, {other(to)}"
+            if weights.of(other(to)) == 0
+            else "finish the rollout first"
         )
+        raise UsageError(f"{choice.risk}", f"{alternative}, or pass --force to accept the risk")
     return choice
 
 
@@ -244,7 +245,7 @@ def local_artefact(project: Project) -> Artefact:
     snapshot = take_snapshot(app_dir(project), images_dir(project))
     return Artefact(
         image=snapshot.image,
-        version=Version(snapshot.id, f"snapshot of app/ ({snapshot.files} files)"),
+        version=Version(snapshot.id, f"snapshot of app/, {snapshot.files} files"),
         local=True,
         exists=not snapshot.created,
     )
@@ -327,11 +328,29 @@ def unexpected_changes(document: Mapping[str, Any], colour: Colour) -> list[str]
         after = details.get("after") or {}
         unknown = details.get("after_unknown") or {}
         for name in _GUARDED.get(str(change.get("type")), ()):
-            if name in unknown and unknown[name] is True:
-                continue
-            if name in before and name in after and before[name] != after[name]:
+            if not _same(before.get(name), after.get(name), unknown.get(name)):
                 found.append(f"{address}: {name}")
     return found
+
+
+def _same(before: Any, after: Any, unknown: Any) -> bool:
+    """Whether a planned value keeps the prior one: values known only after apply count
+    as kept, and so do null and empty (the provider reads back "" where config has null)."""
+    if unknown is True:
+        return True
+    if isinstance(before, dict) and isinstance(after, dict):
+        nested = unknown if isinstance(unknown, dict) else {}
+        keys = set(before) | set(after)
+        return all(_same(before.get(k), after.get(k), nested.get(k)) for k in keys)
+    if isinstance(before, list) and isinstance(after, list):
+        nested_list = unknown if isinstance(unknown, list) else []
+        return len(before) == len(after) and all(
+            _same(b, a, nested_list[i] if i < len(nested_list) else None)
+            for i, (b, a) in enumerate(zip(before, after, strict=True))
+        )
+    if before in (None, "", [], {}, False) and after in (None, "", [], {}, False):
+        return True
+    return bool(before == after)
 
 
 def plan_release(
@@ -365,7 +384,7 @@ def plan_release(
         surprises = unexpected_changes(document, colour)
         if surprises:
             raise UnexpectedChanges(
-                f"releasing to {colour} would also change what the release does not own: "
+                f"releasing to {colour} would change more than its image and task count: "
                 + ", ".join(surprises),
                 "give the release the variables you deploy with (--var-file, --var), or "
                 "apply the configuration first with `chatops deploy`",
@@ -385,6 +404,11 @@ def release(
     hooks = hooks or ReleaseHooks()
     started = time.monotonic()
     target = stack.target
+    if target.is_local and options.version is not None:
+        raise UsageError(
+            "a local release is named by its content (the snapshot id), not by --version",
+            "drop --version, or release to AWS (without --local) to build a named image",
+        )
     outputs = stack.outputs()
     control = stack.traffic(outputs=outputs)
     choice = choose_colour(control.live_weights(), options.to, options.force)
@@ -395,11 +419,6 @@ def release(
         raise UsageError(
             f"the release sets {', '.join(clashing)} itself",
             f"drop --var {clashing[0]}=...; use --version to name the build",
-        )
-    if target.is_local and options.version is not None:
-        raise UsageError(
-            "a local release is named by its content (the snapshot id), not by --version",
-            "drop --version, or release to AWS (without --local) to build a named image",
         )
     previous = control.colour_health(colour, with_connections=False)
     artefact = (
