@@ -581,15 +581,19 @@ GREEN_SERVICE = 'module.ecs.aws_ecs_service.this["green"]'
 
 
 def test_a_release_plan_may_change_only_the_colours_image_and_task_count() -> None:
-    definition = {"cpu": "256", "memory": "512", "container_definitions": "[old]"}
-    service = {"desired_count": 0, "task_definition": "td:1", "network_configuration": [1]}
+    # As the provider plans a new revision: what the state read back ("" for unset,
+    # configure_at_launch) against the configuration (null, known only after apply).
+    volume = {"name": "tmp", "host_path": "", "configure_at_launch": False}
+    definition = {"cpu": "256", "memory": "512", "ipc_mode": "", "volume": [volume]}
     expected = change(
         GREEN_TD,
         "aws_ecs_task_definition",
         ["delete", "create"],
         definition,
-        {**definition, "container_definitions": "[new]"},
+        {"cpu": "256", "memory": "512", "ipc_mode": None, "volume": [{"name": "tmp"}]},
     )
+    expected["change"]["after_unknown"] = {"volume": [{"configure_at_launch": True}]}
+    service = {"desired_count": 0, "task_definition": "td:1", "network_configuration": [1]}
     scaled = change(
         GREEN_SERVICE,
         "aws_ecs_service",
