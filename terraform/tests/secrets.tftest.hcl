@@ -116,7 +116,7 @@ run "the_auth_token_is_a_secret_reference_only" {
       output.redis_reader_endpoint, output.redis_auth_token_parameter, output.alarm_names,
       output.alarm_colours, output.alarm_topic_arn, output.dashboard_name, output.vpc_id,
       output.session_secret_parameter, output.metrics_namespace, output.blue_desired_count,
-      output.green_desired_count, output.enable_stickiness,
+      output.green_desired_count, output.enable_stickiness, output.cpu_architecture,
     ]), "MockRedisAuthTokenThatIsLongEnough")
     error_message = "The Redis AUTH token appears in an output."
   }
