@@ -774,6 +774,12 @@ def test_new_tasks_that_keep_stopping_fail_the_release_without_a_circuit_breaker
         run_watch(looks)
 
 
+def test_tasks_that_stop_between_two_looks_count_through_the_deployment() -> None:
+    counted = {"taskDefinition": NEW, "rolloutState": "IN_PROGRESS", "failedTasks": 3}
+    with pytest.raises(ReleaseFailed, match="keep stopping \\(3 stopped\\)"):
+        run_watch([{"deployments": [counted]}])
+
+
 def test_the_wait_has_a_deadline() -> None:
     with pytest.raises(ReleaseTimeout, match="did not all serve within 10 s: 1 of 1 running"):
         run_watch([{"tasks": [task("t-new", NEW, "RUNNING", "10.0.2.9")]}], timeout=10)

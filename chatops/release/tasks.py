@@ -174,12 +174,20 @@ class TaskWatch:
                 self.note = _stop_reason(task) or self.note
         self.seen |= current
         self._check_deployment(service)
+        targets = self.clients("elbv2").describe_target_health(TargetGroupArn=self.target_group)
         health = {
             (str(t["Target"]["Id"]), int(t["Target"].get("Port", 0))): t["TargetHealth"]["State"]
-            for t in self.clients("elbv2").describe_target_health(TargetGroupArn=self.target_group)[
-                "TargetHealthDescriptions"
-            ]
+            for t in targets["TargetHealthDescriptions"]
         }
+        # ECS counts the deployment's failed tasks too (some stop between two looks).
+        failed = max(
+            (
+                int(d.get("failedTasks") or 0)
+                for d in service.get("deployments") or []
+                if d.get("taskDefinition") == self.definition
+            ),
+            default=0,
+        )
         running = [t for t in new if t.status == "RUNNING"]
         progress = Progress(
             wanted=wanted,
@@ -187,7 +195,7 @@ class TaskWatch:
             running=len(running),
             healthy=sum(1 for t in running if t.address and health.get(t.address) == "healthy"),
             old=sum(1 for t in tasks if t.definition != self.definition),
-            stopped=len(self.stopped),
+            stopped=max(len(self.stopped), failed),
             note=self.note,
         )
         if not progress.done and progress.stopped >= failure_threshold(wanted):
@@ -224,6 +232,7 @@ def wait_for_tasks(
                 f"the new tasks did not all serve within {timeout:.0f} s: {progress.running} of "
                 f"{progress.wanted} running, {progress.healthy} healthy"
                 + (f"; a task stopped because: {progress.note}" if progress.note else ""),
-                "follow them with `chatops status`; the release itself is applied and recorded",
+                "follow them with `chatops status` (their logs: `chatops logs`); the release "
+                "itself is applied and recorded",
             )
         sleep(min(poll, max(0.0, timeout - elapsed)))
