@@ -21,7 +21,11 @@ from chatops.errors import EmulatorDown, EmulatorStartFailed
 from chatops.processes import HOST, alive, free_port, terminate
 
 # Answered by the emulator itself (see server.py); kept here so the CLI never imports moto.
-INSTANCE_PATH = "/__chatops/instance"
+PRIVATE_PREFIX = "/__chatops/"
+INSTANCE_PATH = PRIVATE_PREFIX + "instance"
+GENERATION_PATH = PRIVATE_PREFIX + "generation"
+# Header the data plane puts on its read-only AWS requests (they change nothing).
+READ_HEADER = "X-Chatops-Read"
 START_TIMEOUT = 30.0
 
 
