@@ -6,6 +6,8 @@ it in the background (see ``manager``). Besides the AWS APIs it answers, under
 
 - ``GET instance``: its instance id, so chatops can tell its own emulator from anything
   else on the port and a restarted emulator from the one a state was made on;
+- ``GET regions``: the regions where load balancers, ECS services or replication groups
+  exist (where the data plane has work);
 - ``GET generation``: a number that grows with every request that may have changed
   something (any request not marked as a read by the local data plane), so the data
   plane re-reads the state only when it may have changed;
@@ -29,9 +31,35 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from chatops.emulator import patches
-from chatops.emulator.manager import GENERATION_PATH, INSTANCE_PATH, PRIVATE_PREFIX, READ_HEADER
+from chatops.emulator.manager import (
+    GENERATION_PATH,
+    INSTANCE_PATH,
+    PRIVATE_PREFIX,
+    READ_HEADER,
+    REGIONS_PATH,
+)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def active_regions() -> list[str]:
+    """Regions holding anything the data plane runs (balancers, services, caches)."""
+    from moto.ecs.models import ecs_backends
+    from moto.elasticache.models import elasticache_backends
+    from moto.elbv2.models import elbv2_backends
+
+    found: set[str] = set()
+    holdings: list[tuple[Any, str]] = [
+        (elbv2_backends, "load_balancers"),
+        (ecs_backends, "services"),
+        (elasticache_backends, "replication_groups"),
+    ]
+    for backends, attribute in holdings:
+        for account in list(backends.keys()):
+            for region in list(backends[account].keys()):
+                if getattr(backends[account][region], attribute):
+                    found.add(region)
+    return sorted(found)
 
 
 def emulator_app(app: WSGIApp, instance_id: str) -> WSGIApp:
@@ -78,6 +106,9 @@ def emulator_app(app: WSGIApp, instance_id: str) -> WSGIApp:
             return [body]
         if path == GENERATION_PATH:
             return answer(start_response, "200 OK", {"generation": generation[0]})
+        if path == REGIONS_PATH:
+            with lock:
+                return answer(start_response, "200 OK", {"regions": active_regions()})
         if path.startswith(PRIVATE_PREFIX):
             return private(environ, start_response)
         with lock:
