@@ -13,11 +13,13 @@ from chatops.cli.commands import (
     destroy,
     init,
     local,
+    logs,
     outputs,
     plan,
     rollback,
     rollout,
     shift,
+    site,
     status,
 )
 from chatops.cli.ui import err_console, print_error
@@ -78,6 +80,8 @@ app.command(
 app.command(rich_help_panel="Traffic")(rollback.rollback)
 app.command("rollout", rich_help_panel="Traffic")(rollout.rollout_command)
 app.command("status", rich_help_panel="Traffic")(status.status_command)
+app.command(rich_help_panel="Stack")(logs.logs)
+app.add_typer(site.app, name="site", rich_help_panel="Stack")
 app.add_typer(local.app, name="local", rich_help_panel="Embedded AWS")
 
 

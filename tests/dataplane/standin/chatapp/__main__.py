@@ -39,13 +39,25 @@ async def main() -> None:
     def health(connection: ServerConnection, request: Request) -> Response | None:
         if request.path == "/health":
             if draining.is_set():
-                return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, '{"status":"draining"}\n')
-            body = {"status": "ok", "colour": colour, "version": version,
-                    "connections": len(open_connections), "redis": "up"}
+                return connection.respond(
+                    http.HTTPStatus.SERVICE_UNAVAILABLE, '{"status":"draining"}\n'
+                )
+            body = {
+                "status": "ok",
+                "colour": colour,
+                "version": version,
+                "connections": len(open_connections),
+                "redis": "up",
+            }
             return connection.respond(http.HTTPStatus.OK, json.dumps(body) + "\n")
         if request.path == "/api/info":
-            body = {"colour": colour, "version": version, "task": task,
-                    "connections": len(open_connections), "draining": draining.is_set()}
+            body = {
+                "colour": colour,
+                "version": version,
+                "task": task,
+                "connections": len(open_connections),
+                "draining": draining.is_set(),
+            }
             return connection.respond(http.HTTPStatus.OK, json.dumps(body) + "\n")
         if request.path != "/ws":
             return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
@@ -56,9 +68,9 @@ async def main() -> None:
     async def chat(connection: ServerConnection) -> None:
         open_connections.add(connection)
         try:
-            await connection.send(json.dumps(
-                {"type": "hello", "colour": colour, "version": version, "task": task}
-            ))
+            await connection.send(
+                json.dumps({"type": "hello", "colour": colour, "version": version, "task": task})
+            )
             async for message in connection:
                 await connection.send(message)
         finally:
