@@ -87,6 +87,8 @@ def status(project: Project) -> LocalStatus:
     )
     if emulator is None:
         return LocalStatus(running=False, state_resources=in_state)
+    # A supervisor that died is noticed and restarted here too, as by any --local command.
+    EmulatorManager(project.local_dir).ensure_dataplane(emulator)
     outputs = {name: raw.get("value") for name, raw in state.get("outputs", {}).items()}
     held: dict[str, list[str]] = {}
     stack_id = StackId.from_outputs(outputs)
@@ -164,7 +166,7 @@ def dataplane_status(project: Project, emulator: Emulator | None = None) -> Data
             address=p.address,
             health=p.health,
             colour=p.colour,
-            alive=is_ours(p.pid, p.marker),
+            alive=is_ours(p.pid, p.marker, p.title),
         )
         for p in record.processes.values()
     ]

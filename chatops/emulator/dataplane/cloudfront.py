@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import email.utils
 import fnmatch
 import logging
@@ -283,12 +284,16 @@ class Edge:
         content_type: str = "text/plain",
         extra: list[tuple[str, str]] | None = None,
     ) -> bool:
-        head = http.parse_head(
-            http.response(status, b"", content_type, extra, server=SERVER).split(b"\r\n\r\n")[0]
-            + b"\r\n\r\n",
-            response=True,
+        head = http.Head(
+            ("HTTP/1.1", str(status), http.REASONS.get(status, "")),
+            [
+                ("Server", SERVER),
+                ("Date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())),
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(body))),
+                *(extra or []),
+            ],
         )
-        head.set("Content-Length", str(len(body)))
         self.edge_headers(head, behaviour)
         writer.write(head.render() + (b"" if request.method == "HEAD" else body))
         return request.keep_alive()
@@ -322,7 +327,8 @@ class Edge:
         extra = [("ETag", etag), ("Accept-Ranges", "bytes")]
         modified = got.get("LastModified")
         if modified is not None:
-            extra.append(("Last-Modified", email.utils.format_datetime(modified, usegmt=True)))
+            moment = modified.astimezone(datetime.UTC)
+            extra.append(("Last-Modified", email.utils.format_datetime(moment, usegmt=True)))
         if got.get("CacheControl"):
             extra.append(("Cache-Control", str(got["CacheControl"])))
         content_type = str(got.get("ContentType") or "binary/octet-stream")

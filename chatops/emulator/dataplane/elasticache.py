@@ -184,6 +184,8 @@ def start_redis(
     ]
     if password:
         args += ["--requirepass", password]
+    if log_path:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab") if log_path else subprocess.DEVNULL
     try:
         process = subprocess.Popen(
@@ -281,3 +283,12 @@ class RunningRedis:
     marker: str
     digest: str
     started_at: float = field(default_factory=time.time)
+
+    @property
+    def title(self) -> str:
+        return redis_title(self.port)
+
+
+def redis_title(port: int) -> str:
+    """What a running redis-server shows as its command line."""
+    return f"redis-server 127.0.0.1:{port}"

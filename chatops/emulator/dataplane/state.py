@@ -40,6 +40,7 @@ class ProcessRecord:
     colour: str | None = None
     health: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    title: str | None = None  # for processes that overwrite their environment (Redis)
 
     @property
     def address(self) -> str:
@@ -93,23 +94,36 @@ def process_marker(pid: int) -> str | None:
     return None
 
 
-def is_ours(pid: int | None, expected_marker: str) -> bool:
+def process_title(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def is_ours(pid: int | None, expected_marker: str, title: str | None = None) -> bool:
     """Whether `pid` is alive and is the process that was given `expected_marker`.
 
-    Where /proc is missing (not Linux) a live pid is trusted.
+    Redis rewrites its process title over its environment, so for it the title (which
+    names its address) is checked instead. Where /proc is missing (not Linux) a live pid
+    is trusted.
     """
     if not pid or not alive(pid):
         return False
     if not Path("/proc/self/environ").exists():
         return True
-    return process_marker(pid) == expected_marker
+    if process_marker(pid) == expected_marker:
+        return True
+    return title is not None and title in process_title(pid)
 
 
 def stop_recorded(record: DataplaneRecord, timeout: float = 5.0) -> list[ProcessRecord]:
     """Stop every recorded process that is still ours (SIGTERM, SIGKILL after `timeout`)."""
     stopped = []
     for process in record.processes.values():
-        if is_ours(process.pid, process.marker):
+        if is_ours(process.pid, process.marker, process.title):
             terminate(process.pid, timeout)
             stopped.append(process)
     return stopped

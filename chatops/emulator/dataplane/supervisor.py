@@ -103,9 +103,26 @@ def read_load_balancers(control: ControlPlane, regions: list[str]) -> list[dict[
 
 
 def read_distributions(control: ControlPlane) -> list[dict[str, Any]]:
-    listing = control.client("cloudfront", "us-east-1").list_distributions()
-    items = (listing.get("DistributionList") or {}).get("Items") or []
-    return [d for d in items if d.get("Enabled", True)]
+    """Enabled distributions: Id, DomainName and Origins (from their configuration)."""
+    cloudfront = control.client("cloudfront", "us-east-1")
+    listing = cloudfront.list_distributions()
+    found = []
+    for item in (listing.get("DistributionList") or {}).get("Items") or []:
+        try:
+            described = cloudfront.get_distribution(Id=item["Id"])["Distribution"]
+        except Exception as error:  # noqa: BLE001 - deleted between the two calls
+            log.info("distribution %s: %s", item["Id"], error)
+            continue
+        config = described["DistributionConfig"]
+        if config.get("Enabled", True):
+            found.append(
+                {
+                    "Id": item["Id"],
+                    "DomainName": described["DomainName"],
+                    "Origins": config["Origins"],
+                }
+            )
+    return found
 
 
 def token_parameters(definitions: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
@@ -201,6 +218,7 @@ class Supervisor:
                 marker=redis.marker,
                 started_at=redis.started_at,
                 health="running",
+                title=redis.title,
                 detail={
                     "group_id": group_id,
                     "region": redis.group.region,
@@ -234,7 +252,7 @@ class Supervisor:
         for key, process in previous.items():
             if process.role == "task":
                 tasks.append(process.detail)
-            elif is_ours(process.pid, process.marker):
+            elif is_ours(process.pid, process.marker, process.title):
                 log.info("adopted %s (pid %s, port %s)", key, process.pid, process.port)
                 if process.role == "redis":
                     detail = process.detail
@@ -254,7 +272,9 @@ class Supervisor:
                 else:
                     self.proxies[key] = process
         self.ecs.adopt(tasks, lambda task: is_ours(task.pid, task.marker))
-        self._kill_strays({p.marker for p in previous.values() if is_ours(p.pid, p.marker)})
+        self._kill_strays(
+            {p.marker for p in previous.values() if is_ours(p.pid, p.marker, p.title)}
+        )
 
     def _kill_strays(self, known: set[str]) -> None:
         """Processes of this data plane that no record names (started just before a crash)."""
@@ -423,7 +443,7 @@ class Supervisor:
             if (
                 running is not None
                 and running.digest == digest
-                and is_ours(running.pid, running.marker)
+                and is_ours(running.pid, running.marker, running.title)
             ):
                 continue
             if running is not None:
@@ -460,19 +480,37 @@ class Supervisor:
     # --- the loop -------------------------------------------------------------------
 
     async def reconcile(self) -> None:
+        """Read the desired state and converge each role; one role failing (logged) does
+        not hold the others back."""
         regions = await asyncio.to_thread(self.control.regions)
-        checks, infos = await asyncio.to_thread(read_target_groups, self.control, regions)
         view = await asyncio.to_thread(
             ecs.read_services, self.control, regions, self.ecs.view.definitions
         )
+        steps: list[tuple[str, Any]] = [
+            ("target groups", self._reconcile_targets(regions, view)),
+            ("Redis", self._reconcile_redis(regions, view)),
+            ("load balancers and edges", self._reconcile_proxies(regions)),
+        ]
+        for name, step in steps:
+            try:
+                await step
+            except Exception as error:  # noqa: BLE001 - logged; tried again at the next pass
+                log.warning("reconciling %s failed: %s", name, error)
+
+    async def _reconcile_targets(self, regions: list[str], view: ecs.EcsView) -> None:
+        checks, infos = await asyncio.to_thread(read_target_groups, self.control, regions)
+        self.checker.sync(checks)
+        self.ecs.update(view, infos)
+
+    async def _reconcile_redis(self, regions: list[str], view: ecs.EcsView) -> None:
         groups = await asyncio.to_thread(
             elasticache.read_groups, self.control, regions, token_parameters(view.definitions)
         )
+        await self._ensure_redis(groups)
+
+    async def _reconcile_proxies(self, regions: list[str]) -> None:
         balancers = await asyncio.to_thread(read_load_balancers, self.control, regions)
         distributions = await asyncio.to_thread(read_distributions, self.control)
-        self.checker.sync(checks)
-        await self._ensure_redis(groups)
-        self.ecs.update(view, infos)
         self._ensure_proxies(balancers, distributions)
 
     async def serve_metadata(self) -> asyncio.Server:
