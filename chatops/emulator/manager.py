@@ -36,8 +36,15 @@ SUPERVISOR_STOP_TIMEOUT = 20.0
 SUPERVISOR_MODULE = "chatops.emulator.dataplane.supervisor"
 
 
+APP_DIR_ENV = "CHATOPS_APP_DIR"
+
+
 def checkout_app_dir() -> Path | None:
-    """The checkout's app/ (the live code tasks run), when chatops runs from a checkout."""
+    """The code tasks run (unless their image names a snapshot): `$CHATOPS_APP_DIR` when
+    set, else the checkout's app/ when chatops runs from a checkout."""
+    override = os.environ.get(APP_DIR_ENV)
+    if override:
+        return Path(override).expanduser().resolve()
     candidate = Path(__file__).resolve().parents[2] / "app"
     return candidate if (candidate / "chatapp").is_dir() else None
 

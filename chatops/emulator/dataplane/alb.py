@@ -417,6 +417,8 @@ class LoadBalancer:
             writer.write(http.response(400, http.error_page(400), close=True))
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            pass  # shutting down: the connection goes with the process
         finally:
             self.clients.discard(connection)
             transport: Any = writer.transport

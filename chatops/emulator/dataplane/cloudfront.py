@@ -232,6 +232,8 @@ class Edge:
             )
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # shutting down: the connection goes with the process
         finally:
             transport: Any = writer.transport
             if not transport.is_closing():
