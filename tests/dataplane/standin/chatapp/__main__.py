@@ -75,6 +75,10 @@ async def main() -> None:
                 "draining": draining.is_set(),
             }
             return connection.respond(http.HTTPStatus.OK, json.dumps(body) + "\n")
+        if request.path == "/api/headers":  # the stand-in only: what the proxies sent
+            return connection.respond(
+                http.HTTPStatus.OK, json.dumps(dict(request.headers.raw_items()))
+            )
         if request.path != "/ws":
             return connection.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
         if draining.is_set():
