@@ -214,16 +214,21 @@ def wait_until_serving(
     alb_dns_name: str | None,
     *,
     timeout: float = 60.0,
-    health_path: str = "/health",
+    health_path: str | None = "/health",
 ) -> LocalUrls:
-    """The stack's local URLs once the edge serves the site and the ALB reaches a task."""
+    """The stack's local URLs once the edge serves the site and the ALB reaches a task
+    (with `health_path` None: once the ALB answers at all, e.g. a stack with no tasks)."""
     deadline = time.monotonic() + timeout
+
+    def alb_serves(url: str) -> bool:
+        if health_path is None:
+            return _answers(url, lambda status: status > 0)
+        return _answers(url.rstrip("/") + health_path, lambda status: status == 200)
+
     urls = stack_urls(project, distribution_id, alb_dns_name)
     while time.monotonic() < deadline:
         urls = stack_urls(project, distribution_id, alb_dns_name)
-        alb_ok = urls.alb is not None and _answers(
-            urls.alb.rstrip("/") + health_path, lambda status: status == 200
-        )
+        alb_ok = urls.alb is not None and alb_serves(urls.alb)
         edge_ok = urls.chat is not None and _answers(urls.chat, lambda status: status < 500)
         if alb_ok and (edge_ok or distribution_id is None):
             return urls
@@ -231,7 +236,7 @@ def wait_until_serving(
     missing = []
     if urls.alb is None:
         missing.append("no local ALB runs")
-    elif not _answers(urls.alb.rstrip("/") + health_path, lambda s: s == 200):
+    elif not alb_serves(urls.alb):
         missing.append(f"the ALB ({urls.alb}) reaches no healthy task")
     if distribution_id and urls.chat is None:
         missing.append("no local edge runs")
@@ -254,12 +259,26 @@ def wait_until_stopped(project: Project, timeout: float = 30.0) -> list[Dataplan
     return left
 
 
-def serving_stack(project: Project, outputs: Mapping[str, Any], timeout: float = 60.0) -> LocalUrls:
-    """`wait_until_serving` for the stack whose output values are `outputs`."""
+def serving_stack(target: Target, outputs: Mapping[str, Any], timeout: float = 60.0) -> LocalUrls:
+    """`wait_until_serving` for the stack whose output values are `outputs`: the edge and
+    the ALB answer, and, when the stack runs tasks at all, the ALB reaches a healthy one."""
     distribution = outputs.get("cloudfront_distribution_id")
+    services = [
+        str(outputs[f"{c}_service_name"])
+        for c in ("blue", "green")
+        if outputs.get(f"{c}_service_name")
+    ]
+    desired = 0
+    if services and outputs.get("ecs_cluster_name"):
+        ecs = target.client("ecs", str(outputs.get("aws_region") or DEFAULT_REGION))
+        described = ecs.describe_services(
+            cluster=str(outputs["ecs_cluster_name"]), services=services
+        )
+        desired = sum(int(s.get("desiredCount") or 0) for s in described.get("services", []))
     return wait_until_serving(
-        project,
+        target.project,
         str(distribution) if distribution else None,
         str(outputs.get("alb_dns_name") or ""),
         timeout=timeout,
+        health_path="/health" if desired else None,
     )

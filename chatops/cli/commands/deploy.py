@@ -62,7 +62,7 @@ def deploy(
     urls: LocalUrls | None = None
     if stack.target.is_local and "alb_dns_name" in outputs:
         with err_console.status("Waiting for the local stack to serve..."):
-            urls = serving_stack(stack.target.project, output_values(outputs))
+            urls = serving_stack(stack.target, output_values(outputs))
     if json_output:
         print_json(
             {
