@@ -428,3 +428,18 @@ def test_a_task_killed_by_signal_is_replaced(mini: MiniStack) -> None:
         "a replacement",
     )
     mini.settle()
+
+
+def test_local_reset_leaves_no_process(mini: MiniStack) -> None:
+    """Last: `chatops local reset` (like `local stop`) stops the emulator, the supervisor
+    and everything the data plane ran, checked by pid."""
+    from chatops.local import reset
+    from chatops.project import Project
+    from tests.helpers import TERRAFORM_DIR
+
+    record = mini.record()
+    pids = [p.pid for p in record.processes.values()] + [record.supervisor_pid or 0]
+    emulator = mini.manager.require_running()
+    assert len(pids) == 4 and all(alive(pid) for pid in pids)
+    reset(Project(terraform_dir=TERRAFORM_DIR, state_dir=mini.local.parent))
+    assert [pid for pid in [*pids, emulator.pid] if alive(pid)] == []
