@@ -6,8 +6,8 @@ it in the background (see ``manager``). Besides the AWS APIs it answers, under
 
 - ``GET instance``: its instance id, so chatops can tell its own emulator from anything
   else on the port and a restarted emulator from the one a state was made on;
-- ``GET regions``: the regions where load balancers, ECS services or replication groups
-  exist (where the data plane has work);
+- ``GET regions``: the regions where load balancers, target groups, ECS services or
+  replication groups exist (where the data plane has work);
 - ``GET generation``: a number that grows with every request that may have changed
   something (any request not marked as a read by the local data plane), so the data
   plane re-reads the state only when it may have changed;
@@ -43,7 +43,8 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def active_regions() -> list[str]:
-    """Regions holding anything the data plane runs (balancers, services, caches)."""
+    """Regions holding anything the data plane runs or checks (balancers, target groups,
+    services, caches)."""
     from moto.ecs.models import ecs_backends
     from moto.elasticache.models import elasticache_backends
     from moto.elbv2.models import elbv2_backends
@@ -51,6 +52,7 @@ def active_regions() -> list[str]:
     found: set[str] = set()
     holdings: list[tuple[Any, str]] = [
         (elbv2_backends, "load_balancers"),
+        (elbv2_backends, "target_groups"),
         (ecs_backends, "services"),
         (elasticache_backends, "replication_groups"),
     ]

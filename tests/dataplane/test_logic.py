@@ -171,6 +171,19 @@ def test_health_state_machine(results: list[targets.CheckResult], expected: str)
     assert health.state == expected
 
 
+def test_a_new_target_that_does_not_listen_yet_stays_initial() -> None:
+    refused = targets.CheckResult(False, "Target.FailedHealthChecks", "x", refused=True)
+    health = targets.TargetHealth(targets.HealthCheck(unhealthy_threshold=2))
+    for _ in range(5):
+        assert not health.record(refused)
+    assert (health.state, health.failures) == ("initial", 0)
+    health.record(OK)
+    assert health.state == "healthy"
+    health.record(refused)
+    health.record(refused)
+    assert health.state == "unhealthy"  # once it has answered, refusals count
+
+
 def test_unhealthy_reason_is_the_last_failure() -> None:
     health = targets.TargetHealth(targets.HealthCheck(unhealthy_threshold=1))
     assert health.record(targets.CheckResult(False, "Target.ResponseCodeMismatch", "[503]"))

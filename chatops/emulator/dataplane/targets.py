@@ -13,7 +13,12 @@ Reproduces, per registered target of every target group, with the group's own se
 - reasons as AWS gives them: ``Target.Timeout``, ``Target.ResponseCodeMismatch`` (with
   the codes), ``Target.FailedHealthChecks`` (connection refused or reset);
 - the first check of a target runs as soon as it is registered, the next ones every
-  ``HealthCheckIntervalSeconds``.
+  ``HealthCheckIntervalSeconds``. One local liberty: a target registered before it
+  listens (its port refuses connections) stays ``initial`` without counting those
+  refusals, and is probed every second until it answers; from its first answered check
+  on, the group's interval and thresholds apply. ALB's several nodes check a new target
+  more often than one interval in practice; the data plane's own tasks are registered
+  only once they listen, so this changes nothing for them.
 
 ``draining`` belongs to the control plane (a deregistered target drains for the group's
 deregistration delay, see the `elbv2-deregistration-delay` patch); its checks stop.
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 INITIAL = "initial"
 HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"
+INITIAL_RETRY = 1.0  # seconds between probes of a new target that does not listen yet
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,7 @@ class CheckResult:
     ok: bool
     reason: str | None = None
     description: str | None = None
+    refused: bool = False  # nothing listens on the port (yet)
 
 
 @dataclass
@@ -103,6 +110,8 @@ class TargetHealth:
     def record(self, result: CheckResult) -> bool:
         """Count one check; True when the state (or the reason for it) changed."""
         self.checked_at = time.time()
+        if self.state == INITIAL and result.refused:
+            return False  # registered before it listens: not a check that counts yet
         before = (self.state, self.reason)
         if result.ok:
             self.successes += 1
@@ -148,6 +157,8 @@ async def probe(host: str, port: int, check: HealthCheck) -> CheckResult:
             status_line = await reader.readline()
     except TimeoutError:
         return CheckResult(False, "Target.Timeout", "Request timed out")
+    except ConnectionRefusedError:
+        return CheckResult(False, "Target.FailedHealthChecks", "Health checks failed", True)
     except OSError:
         return CheckResult(False, "Target.FailedHealthChecks", "Health checks failed")
     finally:
@@ -236,8 +247,11 @@ class HealthChecker:
                 return
             health = watched.health
             watched.wake.clear()
+            pause = health.check.interval
             if health.check.enabled:
                 result = await self._probe(target_id, port, health.check)
+                if health.state == INITIAL and result.refused:
+                    pause = min(pause, INITIAL_RETRY)
                 if self._watched.get(key) is not watched:
                     return
                 if health.record(result):
@@ -261,7 +275,7 @@ class HealthChecker:
                     except Exception as error:  # noqa: BLE001 - the next check reports again
                         log.warning("could not report the health of %s: %s", key, error)
             try:
-                async with asyncio.timeout(health.check.interval):
+                async with asyncio.timeout(pause):
                     await watched.wake.wait()
             except TimeoutError:
                 pass
