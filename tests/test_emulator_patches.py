@@ -769,3 +769,68 @@ def test_every_patch_is_documented() -> None:
     architecture = (ROOT / "ARCHITECTURE.md").read_text()
     missing = [patch.name for patch in patches.PATCHES if f"| `{patch.name}` |" not in architecture]
     assert missing == []
+
+
+# --- Budgets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_budget_that_emails_can_be_read_back_and_tagged(aws, applied: bool) -> None:
+    def scenario() -> dict[str, Any]:
+        budgets = aws("budgets")
+        account = "123456789012"
+        notification = {
+            "NotificationType": "ACTUAL",
+            "ComparisonOperator": "GREATER_THAN",
+            "Threshold": 80.0,
+            "ThresholdType": "PERCENTAGE",
+        }
+        subscribers = [{"SubscriptionType": "EMAIL", "Address": "ops@example.com"}]
+        budgets.create_budget(
+            AccountId=account,
+            Budget={
+                "BudgetName": "chat-monthly",
+                "BudgetLimit": {"Amount": "70.00", "Unit": "USD"},
+                "TimeUnit": "MONTHLY",
+                "BudgetType": "COST",
+            },
+            NotificationsWithSubscribers=[
+                {"Notification": notification, "Subscribers": subscribers}
+            ],
+            ResourceTags=[{"Key": "Project", "Value": "chat"}],
+        )
+        arn = f"arn:aws:budgets::{account}:budget/chat-monthly"
+        found: dict[str, Any] = {}
+        try:
+            found["subscribers"] = budgets.describe_subscribers_for_notification(
+                AccountId=account, BudgetName="chat-monthly", Notification=notification
+            )["Subscribers"]
+            budgets.tag_resource(ResourceARN=arn, ResourceTags=[{"Key": "Env", "Value": "dev"}])
+            found["tags"] = budgets.list_tags_for_resource(ResourceARN=arn)["ResourceTags"]
+            budgets.update_budget(
+                AccountId=account,
+                NewBudget={
+                    "BudgetName": "chat-monthly",
+                    "BudgetLimit": {"Amount": "90.00", "Unit": "USD"},
+                    "TimeUnit": "MONTHLY",
+                    "BudgetType": "COST",
+                },
+            )
+            found["limit"] = budgets.describe_budget(AccountId=account, BudgetName="chat-monthly")[
+                "Budget"
+            ]["BudgetLimit"]["Amount"]
+        except botocore.exceptions.ClientError as error:
+            found["error"] = error.response["Error"]["Code"]
+        except NotImplementedError as error:  # in process, moto raises what the server 500s
+            found["error"] = str(error)
+        return found
+
+    found = run_with("budgets-subscribers-and-tags", scenario, applied=applied)
+    if applied:
+        assert found == {
+            "subscribers": [{"SubscriptionType": "EMAIL", "Address": "ops@example.com"}],
+            "tags": [{"Key": "Project", "Value": "chat"}, {"Key": "Env", "Value": "dev"}],
+            "limit": "90.00",
+        }
+    else:
+        assert "error" in found and "subscribers" not in found

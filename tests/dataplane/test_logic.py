@@ -70,9 +70,10 @@ def routing(blue: int, green: int, *, blue_states: tuple[str, ...] = ("healthy",
         (routing(0, 100), (BLUE, 900.0), 1000.0, BLUE, True),
         # Stickiness lasts DurationSeconds from the choice.
         (routing(0, 100), (BLUE, 1000.0 - 3600), 1000.0, GREEN, False),
-        # A sticky group with no healthy target is not held to.
-        (routing(0, 100, blue_states=("unhealthy",)), (BLUE, 900.0), 1000.0, GREEN, False),
-        (routing(0, 100, blue_states=()), (BLUE, 900.0), 1000.0, GREEN, False),
+        # Stickiness takes precedence over health: a pinned client keeps its group even
+        # with no healthy target (fail open within it) or none at all (the ALB's 503).
+        (routing(0, 100, blue_states=("unhealthy",)), (BLUE, 900.0), 1000.0, BLUE, True),
+        (routing(0, 100, blue_states=()), (BLUE, 900.0), 1000.0, BLUE, True),
         # A group that left the action is not held to either.
         (routing(0, 100), ("arn:gone", 900.0), 1000.0, GREEN, False),
     ],

@@ -34,17 +34,12 @@ from typing import Any
 import boto3
 import pytest
 
-from chatops.emulator.manager import APP_DIR_ENV, EmulatorManager
+from chatops.emulator.manager import EmulatorManager
 from chatops.inventory import StackId, find_resources
 from chatops.project import STATE_DIR_ENV
 from tests.helpers import ROOT
 
 REGION = "ap-northeast-2"
-
-# Until the chat server is in app/, tasks run a stand-in that speaks the same process
-# contract and the subset of the protocol these tests use.
-STANDIN_APP = ROOT / "tests" / "dataplane" / "standin"
-APP_READY = (ROOT / "app" / "chatapp" / "__main__.py").is_file()
 
 # Every CLI run of the e2e stack sees these (Terraform reads TF_VAR_*, so plans match).
 E2E_ENVIRONMENT = {"TF_VAR_deregistration_delay": "10"}
@@ -53,8 +48,6 @@ E2E_ENVIRONMENT = {"TF_VAR_deregistration_delay": "10"}
 def run_cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the CLI as a user would, with its own state directory."""
     env = {**os.environ, STATE_DIR_ENV: str(home), **E2E_ENVIRONMENT}
-    if not APP_READY:
-        env[APP_DIR_ENV] = str(STANDIN_APP)
     return subprocess.run(
         [sys.executable, "-m", "chatops", *args],
         cwd=ROOT,

@@ -7,13 +7,9 @@ order); starts by putting all traffic back on blue.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
-import shutil
 import signal
-import subprocess
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -24,25 +20,12 @@ import pytest
 
 from chatops.emulator.dataplane.state import process_marker
 from tests.e2e.conftest import LocalStack, next_frame, open_chat, sticky_cookie
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.e2e
 
 # Stickiness cookies the load balancer gave clients of each colour (set by the shift test).
 COOKIES: dict[str, str] = {}
-
-FIXTURE_PAGE = """<!doctype html>
-<html><head><title>e2e</title><script type="module" src="probe.js"></script></head>
-<body><p id="colour">connecting</p></body></html>
-"""
-# Through the edge, as the web client connects: same origin, /ws (the CSP allows it).
-FIXTURE_SCRIPT = """const ws = new WebSocket(`ws://${location.host}/ws`);
-ws.onopen = () => ws.send(JSON.stringify({type: "auth", nickname: "browser"}));
-ws.onmessage = (event) => {
-  const frame = JSON.parse(event.data);
-  const shown = document.getElementById("colour");
-  if (frame.type === "hello") shown.textContent = "colour:" + frame.colour;
-};
-"""
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -66,16 +49,8 @@ def all_on_blue(stack: LocalStack) -> None:
 
 
 def test_the_edge_serves_the_web_client(stack: LocalStack) -> None:
-    from tests.helpers import ROOT
-
-    client = ROOT / "app" / "web"
-    source = client
-    if not (client / "index.html").exists():  # no web client in this checkout yet
-        source = stack.home.parent / "web-fixture"
-        source.mkdir(exist_ok=True)
-        (source / "index.html").write_text(FIXTURE_PAGE)
-        (source / "probe.js").write_text(FIXTURE_SCRIPT)
-    published = stack.cli("site", "publish", "--local", "--source", str(source), "--json")
+    source = ROOT / "app" / "web"
+    published = stack.cli("site", "publish", "--local", "--json")
     assert published.returncode == 0, published.stderr
     with urllib.request.urlopen(stack.chat_url, timeout=10) as response:
         body = response.read()
@@ -325,106 +300,3 @@ def test_a_killed_supervisor_is_restarted_and_adopts_its_tasks(stack: LocalStack
     instance = json.loads((stack.home / "local" / "emulator.json").read_text())["instance_id"]
     marked = _marked_pids(f"{instance}/task:")
     assert sorted(marked) == sorted(tasks_before.values())  # no duplicates, no orphans
-
-
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-
-
-def find_browser() -> str | None:
-    configured = os.environ.get("CHATOPS_BROWSER", "").strip()
-    for name in (configured,) if configured else BROWSERS:
-        path = shutil.which(name)
-        if path is not None:
-            return path
-    return None
-
-
-async def page_text(browser: str, url: str, element: str, expected: str, timeout: float) -> str:
-    """Open `url` in a headless browser and read an element's text until it says
-    `expected` (driven over the DevTools protocol, no fixed pause)."""
-    from websockets.asyncio.client import connect
-
-    from chatops.processes import free_port, terminate
-
-    port = free_port()
-    profile = tempfile.mkdtemp(prefix="chatops-e2e-browser-")
-    process = subprocess.Popen(
-        [
-            browser,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            f"--remote-debugging-port={port}",
-            "about:blank",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + timeout
-        pages: list[dict[str, Any]] = []
-        while not pages and time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=2) as answer:
-                    pages = [p for p in json.load(answer) if p.get("type") == "page"]
-            except OSError:
-                await asyncio.sleep(0.2)
-        assert pages, "the browser did not start"
-        async with connect(pages[0]["webSocketDebuggerUrl"], max_size=None) as devtools:
-            ids = itertools.count(1)
-
-            async def call(method: str, **params: Any) -> dict[str, Any]:
-                number = next(ids)
-                await devtools.send(json.dumps({"id": number, "method": method, "params": params}))
-                while True:
-                    reply = json.loads(await devtools.recv())
-                    if reply.get("id") == number:
-                        return dict(reply.get("result", {}))
-
-            await call("Page.navigate", url=url)
-            text = ""
-            while time.monotonic() < deadline:
-                result = await call(
-                    "Runtime.evaluate",
-                    expression=f"(document.getElementById({element!r}) || {{}}).textContent || ''",
-                    returnByValue=True,
-                )
-                text = str(result.get("result", {}).get("value", ""))
-                if text == expected:
-                    break
-                await asyncio.sleep(0.2)
-            return text
-    finally:
-        terminate(process.pid, 5)
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.mark.skipif(find_browser() is None, reason="no Chromium on this machine")
-def test_a_browser_reaches_a_task_through_the_edge(stack: LocalStack) -> None:
-    s3 = stack.client("s3")
-    bucket = stack.outputs["s3_bucket_name"]
-    s3.put_object(
-        Bucket=bucket,
-        Key="e2e/index.html",
-        Body=FIXTURE_PAGE.encode(),
-        ContentType="text/html; charset=utf-8",
-    )
-    s3.put_object(
-        Bucket=bucket,
-        Key="e2e/probe.js",
-        Body=FIXTURE_SCRIPT.encode(),
-        ContentType="text/javascript; charset=utf-8",
-    )
-    browser = find_browser()
-    assert browser is not None
-    try:
-        text = asyncio.run(
-            page_text(browser, stack.chat_url + "e2e/index.html", "colour", "colour:blue", 60)
-        )
-    finally:
-        s3.delete_objects(
-            Bucket=bucket, Delete={"Objects": [{"Key": "e2e/index.html"}, {"Key": "e2e/probe.js"}]}
-        )
-    assert text == "colour:blue"

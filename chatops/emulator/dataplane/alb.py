@@ -19,9 +19,12 @@ sessions, health checks, deregistration delay, X-Forwarded headers, idle timeout
   after 7 days, the stickiness after ``DurationSeconds`` counted from the choice. A
   request with a valid cookie goes to the group in the cookie whatever the weights,
   weight 0 included (so a shift or a rollback moves only clients without a cookie or
-  whose stickiness expired); when that group has left the action or has no healthy
-  target, the request is routed by weight and gets a new cookie. URL-encoded cookie
-  values are not accepted (ALB does not support them either).
+  whose stickiness expired), and whatever the group's health: stickiness takes
+  precedence over weights, so a pinned client keeps reaching a group with no healthy
+  target (fail open within it) or with no target at all (503 from the load balancer)
+  until the stickiness ends, as AWS describes for weighted target groups. Only a group
+  that has left the action is routed by weight again, with a new cookie. URL-encoded
+  cookie values are not accepted (ALB does not support them either).
 - **Targets.** Within a group, healthy targets in round robin. A group with registered
   targets but none healthy fails open: all of them (``initial`` or ``unhealthy``) share
   the requests. ``draining`` targets get no new requests or connections, and the
@@ -114,10 +117,6 @@ class Group:
             return healthy
         return tuple(t for t in self.targets if t.state != DRAINING)
 
-    @property
-    def has_healthy(self) -> bool:
-        return any(t.state == HEALTHY for t in self.targets)
-
 
 @dataclass(frozen=True)
 class Routing:
@@ -161,7 +160,7 @@ def choose_group(
     if routing.stickiness and cookie is not None:
         arn, issued = cookie
         group = routing.group(arn)
-        if group is not None and now - issued < routing.duration and group.has_healthy:
+        if group is not None and now - issued < routing.duration:
             return Choice(group, True, issued)
     return Choice(choose_by_weight(routing.groups, roll), False, now)
 
