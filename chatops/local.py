@@ -1,15 +1,26 @@
-"""The --local target's housekeeping: status, shell exports, reset."""
+"""The --local target's housekeeping: status, shell exports, reset, and the data plane
+as the user sees it (its processes, the stack's local URLs, waiting until it serves)."""
 
 from __future__ import annotations
 
 import shlex
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from chatops.emulator.dataplane.state import DataplaneRecord, is_ours
 from chatops.emulator.manager import Emulator, EmulatorManager
+from chatops.errors import ChatopsError
 from chatops.inventory import StackId, find_resources
 from chatops.project import Project
 from chatops.targets import DEFAULT_REGION, LOCAL_CREDENTIALS, Target, read_state
+
+
+class DataplaneNotServing(ChatopsError):
+    """The local data plane did not start serving the stack in time."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +32,7 @@ class LocalStatus:
     uptime_seconds: float | None = None
     state_resources: int = 0
     stack_resources: dict[str, list[str]] = field(default_factory=dict)
+    dataplane: DataplaneStatus | None = None
 
     @property
     def stack_resource_count(self) -> int:
@@ -36,6 +48,7 @@ class LocalStatus:
             "state_resources": self.state_resources,
             "stack_resources": self.stack_resource_count,
             "stack_resources_by_kind": {k: len(v) for k, v in self.stack_resources.items()},
+            "dataplane": self.dataplane.to_json() if self.dataplane else None,
         }
 
 
@@ -74,6 +87,8 @@ def status(project: Project) -> LocalStatus:
     )
     if emulator is None:
         return LocalStatus(running=False, state_resources=in_state)
+    # A supervisor that died is noticed and restarted here too, as by any --local command.
+    EmulatorManager(project.local_dir).ensure_dataplane(emulator)
     outputs = {name: raw.get("value") for name, raw in state.get("outputs", {}).items()}
     held: dict[str, list[str]] = {}
     stack_id = StackId.from_outputs(outputs)
@@ -89,4 +104,181 @@ def status(project: Project) -> LocalStatus:
         uptime_seconds=time.time() - emulator.started_at,
         state_resources=in_state,
         stack_resources=held,
+        dataplane=dataplane_status(project, emulator),
+    )
+
+
+# --- the data plane -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataplaneProcess:
+    """One process of the local data plane, as `local status` shows it."""
+
+    role: str
+    key: str
+    pid: int
+    address: str
+    health: str | None
+    colour: str | None = None
+    alive: bool = True
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "role": self.role,
+            "key": self.key,
+            "colour": self.colour,
+            "pid": self.pid,
+            "address": self.address,
+            "health": self.health,
+            "alive": self.alive,
+        }
+
+
+@dataclass(frozen=True)
+class DataplaneStatus:
+    supervisor_pid: int | None
+    processes: list[DataplaneProcess]
+    urls: dict[str, str]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "supervisor_pid": self.supervisor_pid,
+            "processes": [p.to_json() for p in self.processes],
+            "urls": self.urls,
+        }
+
+
+_ROLE_ORDER = {"edge": 0, "alb": 1, "task": 2, "redis": 3}
+
+
+def dataplane_status(project: Project, emulator: Emulator | None = None) -> DataplaneStatus:
+    """What the data plane runs, from its record, each pid checked."""
+    record = DataplaneRecord.load(project.local_dir)
+    supervisor = None
+    if emulator is not None:
+        supervisor = EmulatorManager(project.local_dir).supervisor_pid(emulator)
+    processes = [
+        DataplaneProcess(
+            role=p.role,
+            key=p.key,
+            pid=p.pid,
+            address=p.address,
+            health=p.health,
+            colour=p.colour,
+            alive=is_ours(p.pid, p.marker, p.title),
+        )
+        for p in record.processes.values()
+    ]
+    processes.sort(key=lambda p: (_ROLE_ORDER.get(p.role, 9), p.colour or "", p.key))
+    urls = {}
+    for key, url in record.urls.items():
+        role, _, name = key.partition(":")
+        urls[f"{'chat' if role == 'edge' else role}:{name}"] = url
+    return DataplaneStatus(supervisor, processes, urls)
+
+
+@dataclass(frozen=True)
+class LocalUrls:
+    chat: str | None  # the edge (CloudFront): the web client, /ws and /api
+    alb: str | None
+
+
+def stack_urls(
+    project: Project, distribution_id: str | None, alb_dns_name: str | None
+) -> LocalUrls:
+    """The local edge and ALB of one stack (by its distribution and load balancer)."""
+    record = DataplaneRecord.load(project.local_dir)
+    chat = alb = None
+    for process in record.processes.values():
+        if process.role == "edge" and process.detail.get("id") == distribution_id:
+            chat = f"http://127.0.0.1:{process.port}/"
+        if process.role == "alb" and process.detail.get("dns_name") == alb_dns_name:
+            alb = f"http://127.0.0.1:{process.port}/"
+    return LocalUrls(chat, alb)
+
+
+def _answers(url: str, expect: Callable[[int], bool]) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return expect(response.status)
+    except urllib.error.HTTPError as error:
+        return expect(error.code)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def wait_until_serving(
+    project: Project,
+    distribution_id: str | None,
+    alb_dns_name: str | None,
+    *,
+    timeout: float = 60.0,
+    health_path: str | None = "/health",
+) -> LocalUrls:
+    """The stack's local URLs once the edge serves the site and the ALB reaches a task
+    (with `health_path` None: once the ALB answers at all, e.g. a stack with no tasks)."""
+    deadline = time.monotonic() + timeout
+
+    def alb_serves(url: str) -> bool:
+        if health_path is None:
+            return _answers(url, lambda status: status > 0)
+        return _answers(url.rstrip("/") + health_path, lambda status: status == 200)
+
+    urls = stack_urls(project, distribution_id, alb_dns_name)
+    while time.monotonic() < deadline:
+        urls = stack_urls(project, distribution_id, alb_dns_name)
+        alb_ok = urls.alb is not None and alb_serves(urls.alb)
+        edge_ok = urls.chat is not None and _answers(urls.chat, lambda status: status < 500)
+        if alb_ok and (edge_ok or distribution_id is None):
+            return urls
+        time.sleep(0.2)
+    missing = []
+    if urls.alb is None:
+        missing.append("no local ALB runs")
+    elif not alb_serves(urls.alb):
+        missing.append(f"the ALB ({urls.alb}) reaches no healthy task")
+    if distribution_id and urls.chat is None:
+        missing.append("no local edge runs")
+    raise DataplaneNotServing(
+        f"the local stack is not serving after {timeout:.0f}s: {'; '.join(missing)}",
+        "see `chatops local status` and the logs under "
+        f"{project.local_dir / 'logs'} (`chatops logs --local`)",
+    )
+
+
+def wait_until_stopped(project: Project, timeout: float = 30.0) -> list[DataplaneProcess]:
+    """After a destroy: wait until the data plane runs nothing of a stack; what is left."""
+    deadline = time.monotonic() + timeout
+    left: list[DataplaneProcess] = []
+    while time.monotonic() < deadline:
+        left = [p for p in dataplane_status(project).processes if p.alive]
+        if not left:
+            return []
+        time.sleep(0.2)
+    return left
+
+
+def serving_stack(target: Target, outputs: Mapping[str, Any], timeout: float = 60.0) -> LocalUrls:
+    """`wait_until_serving` for the stack whose output values are `outputs`: the edge and
+    the ALB answer, and, when the stack runs tasks at all, the ALB reaches a healthy one."""
+    distribution = outputs.get("cloudfront_distribution_id")
+    services = [
+        str(outputs[f"{c}_service_name"])
+        for c in ("blue", "green")
+        if outputs.get(f"{c}_service_name")
+    ]
+    desired = 0
+    if services and outputs.get("ecs_cluster_name"):
+        ecs = target.client("ecs", str(outputs.get("aws_region") or DEFAULT_REGION))
+        described = ecs.describe_services(
+            cluster=str(outputs["ecs_cluster_name"]), services=services
+        )
+        desired = sum(int(s.get("desiredCount") or 0) for s in described.get("services", []))
+    return wait_until_serving(
+        target.project,
+        str(distribution) if distribution else None,
+        str(outputs.get("alb_dns_name") or ""),
+        timeout=timeout,
+        health_path="/health" if desired else None,
     )

@@ -267,4 +267,14 @@ class Stack:
         self.traffic_record_path.unlink(missing_ok=True)
         self.target.weights_path.unlink(missing_ok=True)
         leftovers = find_resources(client, teardown.stack_id) if teardown.stack_id else {}
+        if self.target.is_local:
+            # The data plane stops the stack's tasks, Redis, ALB and edge as they vanish.
+            from chatops.local import wait_until_stopped
+
+            running = wait_until_stopped(self.target.project)
+            if running:
+                leftovers = {
+                    **leftovers,
+                    "local:process": [f"{p.role} pid {p.pid}" for p in running],
+                }
         return DestroyReport(emptied=emptied, destroyed=teardown.resources, leftovers=leftovers)

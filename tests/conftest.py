@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +57,48 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProc
     )
     yield server
     stop_redis(server.pid)
+
+
+# --- a headless browser (tests/browser, and the e2e test through the local edge) ----------
+
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+
+def find_browser() -> str | None:
+    """The Chromium executable to drive, or None to try Playwright's own browser."""
+    configured = os.environ.get("CHATOPS_BROWSER", "").strip()
+    if configured:
+        path = shutil.which(configured)
+        if path is None:
+            pytest.fail(f"CHATOPS_BROWSER={configured!r} is neither an executable nor a command")
+        return path
+    for name in BROWSER_NAMES:
+        path = shutil.which(name)
+        if path is not None:
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (per module: Playwright's sync API must not outlive the module,
+    so that tests elsewhere can run their own event loops)."""
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        pytest.skip("no Chromium found: the playwright package is not installed")
+    executable = find_browser()
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=executable, headless=True)
+        except Error as error:
+            if executable is not None:
+                raise
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else "no detail"
+            pytest.skip(
+                "no Chromium found: CHATOPS_BROWSER is unset, none of "
+                f"{', '.join(BROWSER_NAMES)} is on PATH, and Playwright has no browser of "
+                f"its own ({first_line})"
+            )
+        yield launched
+        launched.close()

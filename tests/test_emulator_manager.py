@@ -96,3 +96,46 @@ def test_the_emulator_serves_one_aws_request_at_a_time() -> None:
     for thread in threads:
         thread.join()
     assert peak == 1
+
+
+def _call(app: Any, path: str, method: str = "GET", body: bytes = b"", **headers: str) -> Any:
+    import io
+    import json
+
+    environ = {
+        "PATH_INFO": path,
+        "REQUEST_METHOD": method,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        **{"HTTP_" + name.upper(): value for name, value in headers.items()},
+    }
+    statuses: list[str] = []
+    chunks = app(environ, lambda status, _headers: statuses.append(status))
+    return statuses[0], json.loads(b"".join(chunks) or b"null")
+
+
+def test_the_generation_grows_with_every_request_but_the_data_planes_reads() -> None:
+    def aws(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b"{}"]
+
+    app = emulator_app(aws, "test")
+    assert _call(app, "/__chatops/generation") == ("200 OK", {"generation": 0})
+    _call(app, "/")  # Terraform, the CLI, any client
+    _call(app, "/", X_CHATOPS_READ="1")  # the data plane reading
+    assert _call(app, "/__chatops/generation")[1] == {"generation": 1}
+
+
+def test_private_endpoints_take_the_data_planes_reports(monkeypatch: Any) -> None:
+    from chatops.emulator import patches
+
+    received: list[Any] = []
+    monkeypatch.setitem(
+        patches.PRIVATE_ENDPOINTS, "probe", lambda body: received.append(body) or {"ok": True}
+    )
+    app = emulator_app(lambda environ, start: [], "test")
+    assert _call(app, "/__chatops/probe", "POST", b'{"a": 1}') == ("200 OK", {"ok": True})
+    assert received == [{"a": 1}]
+    assert _call(app, "/__chatops/generation")[1] == {"generation": 1}
+    assert _call(app, "/__chatops/nothing", "POST", b"{}")[0] == "404 Not Found"
+    assert _call(app, "/__chatops/probe", "POST", b"{not json")[0] == "400 Bad Request"

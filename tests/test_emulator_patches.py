@@ -26,8 +26,10 @@ def aws() -> Iterator[Callable[[str], Any]]:
         yield lambda service: boto3.client(service, region_name=REGION)
 
 
-def run_with(patch: str, scenario: Callable[[], Any], *, applied: bool) -> Any:
-    with patches.patched(without=() if applied else (patch,)):
+def run_with(
+    patch: str, scenario: Callable[[], Any], *, applied: bool, also_without: tuple[str, ...] = ()
+) -> Any:
+    with patches.patched(without=also_without if applied else (patch, *also_without)):
         return scenario()
 
 
@@ -312,7 +314,9 @@ def test_services_keep_the_fields_they_were_created_with(aws, applied: bool) -> 
 
 
 @pytest.mark.parametrize("applied", [True, False])
-def test_services_run_their_desired_tasks_behind_healthy_targets(aws, applied: bool) -> None:
+def test_simulated_services_run_their_desired_tasks_behind_healthy_targets(
+    aws, applied: bool
+) -> None:
     def scenario() -> tuple[list[int], list[list[str]]]:
         ecs, elbv2, target_group = _service(aws, desired=2)
         running, health = [], []
@@ -329,12 +333,18 @@ def test_services_run_their_desired_tasks_behind_healthy_targets(aws, applied: b
             health.append([t["TargetHealth"]["State"] for t in states["TargetHealthDescriptions"]])
         return running, health
 
-    running, health = run_with("ecs-running-services", scenario, applied=applied)
+    running, health = run_with("ecs-simulated-tasks", scenario, applied=applied)
     if applied:
         assert running == [2, 1, 0]
         assert health == [["healthy", "healthy"], ["healthy"], []]
     else:
         assert running[0] == 0 and health[0] == []
+
+
+def test_simulated_tasks_are_not_installed_in_the_emulator() -> None:
+    emulator_patches = {patch.name for patch in patches.PATCHES if patch.emulator}
+    assert "ecs-simulated-tasks" not in emulator_patches
+    assert {"elbv2-target-ports", "elbv2-target-health", "ecs-task-state"} <= emulator_patches
 
 
 def test_deleted_service_leaves_no_targets(aws) -> None:
@@ -345,6 +355,235 @@ def test_deleted_service_leaves_no_targets(aws) -> None:
             elbv2.describe_target_health(TargetGroupArn=target_group)["TargetHealthDescriptions"]
             == []
         )
+
+
+def _target_group(aws: Callable[[str], Any], delay: int = 30) -> tuple[Any, str]:
+    subnets, _ = _network(aws)
+    vpc = aws("ec2").describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"]
+    elbv2 = aws("elbv2")
+    arn = elbv2.create_target_group(
+        Name="chat-green", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.modify_target_group_attributes(
+        TargetGroupArn=arn,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}],
+    )
+    return elbv2, arn
+
+
+def _states(elbv2: Any, arn: str) -> list[tuple[str, int, str]]:
+    described = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    return sorted(
+        (d["Target"]["Id"], int(d["Target"]["Port"]), d["TargetHealth"]["State"]) for d in described
+    )
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_targets_are_keyed_by_address_and_port(aws, applied: bool) -> None:
+    def scenario() -> list[tuple[str, int, str]]:
+        elbv2, arn = _target_group(aws)
+        elbv2.register_targets(
+            TargetGroupArn=arn,
+            Targets=[{"Id": "127.0.0.1", "Port": 41001}, {"Id": "127.0.0.1", "Port": 41002}],
+        )
+        patches.set_target_health(
+            {
+                "Targets": [
+                    {"TargetGroupArn": arn, "Id": "127.0.0.1", "Port": port, "State": "healthy"}
+                    for port in (41001, 41002)
+                ]
+            }
+        )
+        return _states(elbv2, arn)
+
+    states = run_with("elbv2-target-ports", scenario, applied=applied)
+    if applied:
+        assert states == [("127.0.0.1", 41001, "healthy"), ("127.0.0.1", 41002, "healthy")]
+    else:
+        assert len(states) == 1  # the second registration replaced the first
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_deregistered_target_drains_for_the_delay(
+    aws, applied: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(patches.time, "time", lambda: clock[0])
+
+    def scenario() -> list[list[str]]:
+        elbv2, arn = _target_group(aws, delay=30)
+        target = {"Id": "127.0.0.1", "Port": 41001}
+        elbv2.register_targets(TargetGroupArn=arn, Targets=[target])
+        elbv2.deregister_targets(TargetGroupArn=arn, Targets=[target])
+        seen = [[state for _, _, state in _states(elbv2, arn)]]
+        clock[0] += 29
+        seen.append([state for _, _, state in _states(elbv2, arn)])
+        clock[0] += 2
+        seen.append([state for _, _, state in _states(elbv2, arn)])
+        return seen
+
+    seen = run_with("elbv2-deregistration-delay", scenario, applied=applied)
+    if applied:
+        assert seen == [["draining"], ["draining"], []]
+    else:
+        assert seen == [[], [], []]
+
+
+def test_a_draining_target_registered_again_is_back_in_service(aws) -> None:
+    with patches.patched():
+        elbv2, arn = _target_group(aws, delay=300)
+        target = {"Id": "127.0.0.1", "Port": 41001}
+        elbv2.register_targets(TargetGroupArn=arn, Targets=[target])
+        elbv2.deregister_targets(TargetGroupArn=arn, Targets=[target])
+        elbv2.register_targets(TargetGroupArn=arn, Targets=[target])
+        assert _states(elbv2, arn) == [("127.0.0.1", 41001, "initial")]
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_target_health_is_what_the_data_plane_measured(aws, applied: bool) -> None:
+    def scenario() -> tuple[list[str], dict[str, Any]]:
+        elbv2, arn = _target_group(aws)
+        targets = [{"Id": "127.0.0.1", "Port": 41001}, {"Id": "127.0.0.1", "Port": 41002}]
+        elbv2.register_targets(TargetGroupArn=arn, Targets=targets)
+        seen = [state for _, _, state in _states(elbv2, arn)]
+        answer = patches.set_target_health(
+            {
+                "Targets": [
+                    {**targets[0], "TargetGroupArn": arn, "State": "healthy"},
+                    {
+                        **targets[1],
+                        "TargetGroupArn": arn,
+                        "State": "unhealthy",
+                        "Reason": "Target.Timeout",
+                        "Description": "Request timed out",
+                    },
+                    {"Id": "127.0.0.1", "Port": 9, "TargetGroupArn": arn, "State": "healthy"},
+                ]
+            }
+        )
+        seen += [state for _, _, state in _states(elbv2, arn)]
+        return seen, answer
+
+    seen, answer = run_with("elbv2-target-health", scenario, applied=applied)
+    if applied:
+        assert seen == ["initial", "initial", "healthy", "unhealthy"]
+        assert answer == {"updated": 2, "ignored": [{"Id": "127.0.0.1", "Port": 9}]}
+    else:
+        assert seen == ["healthy"] * 4
+
+
+def _task(arn: str, definition: str, status: str = "RUNNING") -> dict[str, Any]:
+    return {
+        "taskArn": arn,
+        "clusterArn": "arn:aws:ecs:ap-northeast-2:123456789012:cluster/chat",
+        "taskDefinitionArn": definition,
+        "lastStatus": status,
+        "desiredStatus": "RUNNING",
+        "launchType": "FARGATE",
+        "group": "service:chat-service-blue",
+        "startedAt": 1_700_000_000.0,
+        "containers": [
+            {
+                "name": "app",
+                "lastStatus": status,
+                "networkInterfaces": [{"privateIpv4Address": "127.0.0.1"}],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_service_counts_come_from_the_tasks_that_run(aws, applied: bool) -> None:
+    def scenario() -> dict[str, Any]:
+        ecs, _, _ = _service(aws, desired=1)
+        service = ecs.describe_services(cluster="chat", services=["chat-service-blue"])["services"][
+            0
+        ]
+        arn, definition = service["serviceArn"], service["taskDefinition"]
+        ecs.update_service(cluster="chat", service="chat-service-blue", desiredCount=2)
+        counts = ecs.describe_services(cluster="chat", services=["chat-service-blue"])["services"][
+            0
+        ]
+        seen: dict[str, Any] = {"after_update": (counts["runningCount"], counts["pendingCount"])}
+        if not applied:
+            return seen
+        prefix = "arn:aws:ecs:ap-northeast-2:123456789012:task/chat/"
+        patches.report_tasks(
+            {
+                "Services": [
+                    {
+                        "ServiceArn": arn,
+                        "Tasks": [
+                            _task(prefix + "a" * 32, definition),
+                            _task(prefix + "b" * 32, definition, "PENDING"),
+                        ],
+                    }
+                ]
+            }
+        )
+        reported = ecs.describe_services(cluster="chat", services=["chat-service-blue"])[
+            "services"
+        ][0]
+        seen["reported"] = (reported["runningCount"], reported["pendingCount"])
+        seen["deployment"] = reported["deployments"][0]["rolloutState"]
+        listed = ecs.list_tasks(cluster="chat", serviceName="chat-service-blue")["taskArns"]
+        seen["listed"] = [task.split("/")[-1] for task in listed]
+        described = ecs.describe_tasks(cluster="chat", tasks=["a" * 32])["tasks"]
+        seen["described"] = [(t["lastStatus"], t["startedAt"].year) for t in described]
+        return seen
+
+    # As in the emulator: no simulated tasks, the data plane reports the real ones.
+    seen = run_with(
+        "ecs-task-state", scenario, applied=applied, also_without=("ecs-simulated-tasks",)
+    )
+    if applied:
+        assert seen == {
+            "after_update": (0, 2),
+            "reported": (1, 1),
+            "deployment": "IN_PROGRESS",
+            "listed": ["a" * 32, "b" * 32],
+            "described": [("RUNNING", 2023)],
+        }
+    else:
+        assert seen == {"after_update": (2, 0)}  # moto: everything runs at once
+
+
+def test_a_new_task_definition_starts_a_new_primary_deployment(aws) -> None:
+    with patches.patched(without=("ecs-simulated-tasks",)):
+        ecs, _, _ = _service(aws, desired=1)
+        old = ecs.describe_services(cluster="chat", services=["chat-service-blue"])["services"][0]
+        prefix = "arn:aws:ecs:ap-northeast-2:123456789012:task/chat/"
+        report = {
+            "ServiceArn": old["serviceArn"],
+            "Tasks": [_task(prefix + "a" * 32, old["taskDefinition"])],
+        }
+        patches.report_tasks({"Services": [report]})
+        new_definition = ecs.register_task_definition(
+            family="chat-blue",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[{"name": "app", "image": "app:2"}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        ecs.update_service(
+            cluster="chat", service="chat-service-blue", taskDefinition=new_definition
+        )
+        report["Tasks"] = [*report["Tasks"], _task(prefix + "b" * 32, new_definition)]
+        patches.report_tasks({"Services": [report]})
+        deployments = ecs.describe_services(cluster="chat", services=["chat-service-blue"])[
+            "services"
+        ][0]["deployments"]
+        assert [(d["status"], d["taskDefinition"], d["runningCount"]) for d in deployments] == [
+            ("PRIMARY", new_definition, 1),
+            ("ACTIVE", old["taskDefinition"], 1),
+        ]
+        report["Tasks"] = report["Tasks"][1:]
+        patches.report_tasks({"Services": [report]})
+        deployments = ecs.describe_services(cluster="chat", services=["chat-service-blue"])[
+            "services"
+        ][0]["deployments"]
+        assert [(d["status"], d["rolloutState"]) for d in deployments] == [("PRIMARY", "COMPLETED")]
 
 
 # --- S3 ---------------------------------------------------------------------------------
@@ -530,3 +769,68 @@ def test_every_patch_is_documented() -> None:
     architecture = (ROOT / "ARCHITECTURE.md").read_text()
     missing = [patch.name for patch in patches.PATCHES if f"| `{patch.name}` |" not in architecture]
     assert missing == []
+
+
+# --- Budgets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_budget_that_emails_can_be_read_back_and_tagged(aws, applied: bool) -> None:
+    def scenario() -> dict[str, Any]:
+        budgets = aws("budgets")
+        account = "123456789012"
+        notification = {
+            "NotificationType": "ACTUAL",
+            "ComparisonOperator": "GREATER_THAN",
+            "Threshold": 80.0,
+            "ThresholdType": "PERCENTAGE",
+        }
+        subscribers = [{"SubscriptionType": "EMAIL", "Address": "ops@example.com"}]
+        budgets.create_budget(
+            AccountId=account,
+            Budget={
+                "BudgetName": "chat-monthly",
+                "BudgetLimit": {"Amount": "70.00", "Unit": "USD"},
+                "TimeUnit": "MONTHLY",
+                "BudgetType": "COST",
+            },
+            NotificationsWithSubscribers=[
+                {"Notification": notification, "Subscribers": subscribers}
+            ],
+            ResourceTags=[{"Key": "Project", "Value": "chat"}],
+        )
+        arn = f"arn:aws:budgets::{account}:budget/chat-monthly"
+        found: dict[str, Any] = {}
+        try:
+            found["subscribers"] = budgets.describe_subscribers_for_notification(
+                AccountId=account, BudgetName="chat-monthly", Notification=notification
+            )["Subscribers"]
+            budgets.tag_resource(ResourceARN=arn, ResourceTags=[{"Key": "Env", "Value": "dev"}])
+            found["tags"] = budgets.list_tags_for_resource(ResourceARN=arn)["ResourceTags"]
+            budgets.update_budget(
+                AccountId=account,
+                NewBudget={
+                    "BudgetName": "chat-monthly",
+                    "BudgetLimit": {"Amount": "90.00", "Unit": "USD"},
+                    "TimeUnit": "MONTHLY",
+                    "BudgetType": "COST",
+                },
+            )
+            found["limit"] = budgets.describe_budget(AccountId=account, BudgetName="chat-monthly")[
+                "Budget"
+            ]["BudgetLimit"]["Amount"]
+        except botocore.exceptions.ClientError as error:
+            found["error"] = error.response["Error"]["Code"]
+        except NotImplementedError as error:  # in process, moto raises what the server 500s
+            found["error"] = str(error)
+        return found
+
+    found = run_with("budgets-subscribers-and-tags", scenario, applied=applied)
+    if applied:
+        assert found == {
+            "subscribers": [{"SubscriptionType": "EMAIL", "Address": "ops@example.com"}],
+            "tags": [{"Key": "Project", "Value": "chat"}, {"Key": "Env", "Value": "dev"}],
+            "limit": "90.00",
+        }
+    else:
+        assert "error" in found and "subscribers" not in found

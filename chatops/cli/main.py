@@ -15,6 +15,7 @@ from chatops.cli.commands import (
     history,
     init,
     local,
+    logs,
     outputs,
     plan,
     release,
@@ -23,6 +24,7 @@ from chatops.cli.commands import (
     rollout,
     scale,
     shift,
+    site,
     status,
 )
 from chatops.cli.ui import err_console, print_error
@@ -92,6 +94,8 @@ app.command(
 )(scale.scale_command)
 app.command("retire", rich_help_panel="Traffic")(retire.retire_command)
 app.command("history", rich_help_panel="Traffic")(history.history_command)
+app.command(rich_help_panel="Stack")(logs.logs)
+app.add_typer(site.app, name="site", rich_help_panel="Stack")
 app.add_typer(local.app, name="local", rich_help_panel="Embedded AWS")
 
 

@@ -8,14 +8,20 @@ and reverted one at a time (``patched``) so tests can show each gap and its fix.
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 import ipaddress
+import json
+import random
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from moto.budgets import exceptions as budgets_exceptions
+from moto.budgets import responses as budgets_responses
 from moto.cloudfront import exceptions as cloudfront_exceptions
 from moto.cloudfront import models as cloudfront_models
 from moto.cloudfront import responses as cloudfront_responses
@@ -29,6 +35,8 @@ from moto.ecs import responses as ecs_responses
 from moto.elasticache import exceptions as elasticache_exceptions
 from moto.elasticache import models as elasticache_models
 from moto.elasticache import responses as elasticache_responses
+from moto.elbv2 import exceptions as elbv2_exceptions
+from moto.elbv2 import models as elbv2_models
 from moto.elbv2.models import elbv2_backends
 from moto.iam import access_control
 from moto.s3 import models as s3_models
@@ -39,11 +47,32 @@ Revert = Callable[[], None]
 
 @dataclass(frozen=True)
 class Patch:
-    """One gap in moto and the change that closes it."""
+    """One gap in moto and the change that closes it.
+
+    `emulator`: installed in the emulator process. A patch that stands in for the data
+    plane where none runs (moto in-process, in unit tests) says False.
+    """
 
     name: str
     gap: str
     install: Callable[[], Revert]
+    emulator: bool = True
+
+
+PrivateHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+# Requests the emulator answers itself under /__chatops/<name> (POST, JSON in and out),
+# for the local data plane to report what really runs. Patches add them when installed.
+PRIVATE_ENDPOINTS: dict[str, PrivateHandler] = {}
+
+
+def _private_endpoint(name: str, handler: PrivateHandler) -> Revert:
+    PRIVATE_ENDPOINTS[name] = handler
+
+    def revert() -> None:
+        PRIVATE_ENDPOINTS.pop(name, None)
+
+    return revert
 
 
 def _replace(owner: Any, attribute: str, value: Any) -> Revert:
@@ -399,6 +428,258 @@ def _install_referenced_rule_description() -> Revert:
     return _replace(cls, "description", property(description))
 
 
+# --- ELBv2 targets ----------------------------------------------------------------
+#
+# On AWS a target is an (Id, Port) pair: ECS registers every task of an awsvpc service
+# as (task IP, container port). Local tasks share 127.0.0.1 and differ by port, so the
+# pair is the only key that tells them apart. Health is what the local data plane's
+# checks measure; a deregistered target drains for the group's deregistration delay.
+
+_TARGET_KEYS = {"with_port": False}
+
+
+def _target_port(group: Any, target: dict[str, Any]) -> int:
+    return int(target.get("Port") or group.port)
+
+
+def _target_key(group: Any, target: dict[str, Any]) -> Any:
+    """How the target group keys a target: (Id, Port) with `elbv2-target-ports`, else Id."""
+    if _TARGET_KEYS["with_port"]:
+        return (target["Id"], _target_port(group, target))
+    return target["Id"]
+
+
+def _health(
+    group: Any,
+    target: dict[str, Any],
+    state: str,
+    reason: str | None = None,
+    description: str | None = None,
+) -> Any:
+    return elbv2_models.FakeHealthStatus(
+        target["Id"],
+        str(_target_port(group, target)),
+        group.health_check_port,
+        state,
+        reason,
+        description,
+    )
+
+
+def _find_target_group(arn: str) -> Any:
+    """The target group with this ARN in whichever account and region holds it."""
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return None
+    region, account = parts[3], parts[4]
+    try:
+        return elbv2_backends[account][region].target_groups.get(arn)
+    except KeyError:
+        return None
+
+
+def _install_target_ports() -> Revert:
+    cls = elbv2_models.FakeTargetGroup
+    original_health_for = cls.health_for
+
+    def register(self: Any, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            if instance := self.ec2_backend.get_instance_by_id(target["Id"]):
+                if instance.state != "running":
+                    raise elbv2_exceptions.TargetNotRunning(instance_id=target["Id"])
+            key = _target_key(self, target)
+            self.targets[key] = {"Id": target["Id"], "Port": _target_port(self, target)}
+            self.deregistered_targets.pop(key, None)
+
+    def deregister(self: Any, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            key = _target_key(self, target)
+            registered = self.targets.pop(key, None)
+            if not registered:
+                raise elbv2_exceptions.InvalidTargetError()
+            self.deregistered_targets[key] = registered
+
+    def deregister_terminated_instances(self: Any, instance_ids: list[str]) -> None:
+        for key in list(self.targets):
+            if key[0] in instance_ids:
+                self.terminated_targets[key] = self.targets.pop(key)
+
+    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        key = _target_key(self, target)
+        if key in self.targets:
+            registered = self.targets[key]
+            status = original_health_for(self, {"Id": key, "Port": key[1]}, ec2_backend)
+            status.instance_id, status.port = registered["Id"], registered["Port"]
+            return status
+        if key in self.deregistered_targets:
+            return _health(
+                self,
+                target,
+                "unused",
+                "Target.NotRegistered",
+                "Target is not registered to the target group",
+            )
+        if key in self.terminated_targets:
+            return _health(
+                self,
+                target,
+                "draining",
+                "Target.DeregistrationInProgress",
+                "Target deregistration is in progress",
+            )
+        return _health(
+            self, target, "unavailable", "Target.NotRegistered", "Target is not registered"
+        )
+
+    def install_flag() -> Revert:
+        _TARGET_KEYS["with_port"] = True
+
+        def revert() -> None:
+            _TARGET_KEYS["with_port"] = False
+
+        return revert
+
+    return _chain(
+        _replace(cls, "register", register),
+        _replace(cls, "deregister", deregister),
+        _replace(cls, "deregister_terminated_instances", deregister_terminated_instances),
+        _replace(cls, "health_for", health_for),
+        install_flag(),
+    )
+
+
+def _draining(group: Any) -> dict[Any, tuple[dict[str, Any], float]]:
+    """Targets of `group` still draining: key -> (target, end of the delay); expired ones go."""
+    store: dict[Any, tuple[dict[str, Any], float]] = group.__dict__.setdefault(
+        "chatops_draining", {}
+    )
+    now = time.time()
+    for key in [key for key, (_, ends) in store.items() if ends <= now]:
+        del store[key]
+    return store
+
+
+def _install_deregistration_delay() -> Revert:
+    cls = elbv2_models.FakeTargetGroup
+    backend_cls = elbv2_models.ELBv2Backend
+    original_register = cls.register
+    original_deregister = cls.deregister
+    original_health_for = cls.health_for
+    original_describe = backend_cls.describe_target_health
+
+    def register(self: Any, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            _draining(self).pop(_target_key(self, target), None)
+        original_register(self, targets)
+
+    def deregister(self: Any, targets: list[dict[str, Any]]) -> None:
+        known = {
+            _target_key(self, t): dict(self.targets[_target_key(self, t)])
+            for t in targets
+            if _target_key(self, t) in self.targets
+        }
+        original_deregister(self, targets)
+        delay = float(self.attributes.get("deregistration_delay.timeout_seconds") or 0)
+        if delay > 0:
+            for key, target in known.items():
+                _draining(self)[key] = (target, time.time() + delay)
+
+    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        key = _target_key(self, target)
+        if key not in self.targets and key in _draining(self):
+            return _health(
+                self,
+                target,
+                "draining",
+                "Target.DeregistrationInProgress",
+                "Target deregistration is in progress",
+            )
+        return original_health_for(self, target, ec2_backend)
+
+    def describe_target_health(
+        self: Any, target_group_arn: str, targets: list[dict[str, Any]]
+    ) -> Any:
+        group = self.target_groups.get(target_group_arn)
+        if group is not None and not targets:
+            draining = [target for target, _ in _draining(group).values()]
+            targets = list(group.targets.values()) + draining
+        return original_describe(self, target_group_arn, targets)
+
+    return _chain(
+        _replace(cls, "register", register),
+        _replace(cls, "deregister", deregister),
+        _replace(cls, "health_for", health_for),
+        _replace(backend_cls, "describe_target_health", describe_target_health),
+    )
+
+
+def _reported_health(group: Any) -> dict[Any, tuple[str, str | None, str | None]]:
+    store: dict[Any, tuple[str, str | None, str | None]] = group.__dict__.setdefault(
+        "chatops_health", {}
+    )
+    return store
+
+
+def set_target_health(body: dict[str, Any]) -> dict[str, Any]:
+    """The data plane's health check results: `{"Targets": [{TargetGroupArn, Id, Port,
+    State, Reason?, Description?}]}`. Targets no longer registered are ignored (a check
+    that finished after a deregistration) and listed in the answer."""
+    updated, ignored = 0, []
+    for report in body.get("Targets", []):
+        group = _find_target_group(str(report.get("TargetGroupArn", "")))
+        key = _target_key(group, report) if group is not None else None
+        if group is None or key not in group.targets:
+            ignored.append({"Id": report.get("Id"), "Port": report.get("Port")})
+            continue
+        _reported_health(group)[key] = (
+            str(report["State"]),
+            report.get("Reason"),
+            report.get("Description"),
+        )
+        updated += 1
+    return {"updated": updated, "ignored": ignored}
+
+
+def _install_target_health() -> Revert:
+    cls = elbv2_models.FakeTargetGroup
+    original_register = cls.register
+    original_deregister = cls.deregister
+    original_health_for = cls.health_for
+
+    def register(self: Any, targets: list[dict[str, Any]]) -> None:
+        for target in targets:
+            _reported_health(self).pop(_target_key(self, target), None)
+        original_register(self, targets)
+
+    def deregister(self: Any, targets: list[dict[str, Any]]) -> None:
+        original_deregister(self, targets)
+        for target in targets:
+            _reported_health(self).pop(_target_key(self, target), None)
+
+    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
+        status = original_health_for(self, target, ec2_backend)
+        key = _target_key(self, target)
+        if status.status != "healthy" or key not in self.targets:
+            return status  # not registered, draining, a stopped instance...
+        reported = _reported_health(self).get(key)
+        if reported is None:
+            return _health(
+                self,
+                target,
+                "initial",
+                "Elb.RegistrationInProgress",
+                "Target registration is in progress",
+            )
+        return _health(self, target, *reported)
+
+    return _chain(
+        _replace(cls, "register", register),
+        _replace(cls, "deregister", deregister),
+        _replace(cls, "health_for", health_for),
+        _private_endpoint("target-health", set_target_health),
+    )
+
+
 # --- ECS --------------------------------------------------------------------------
 
 
@@ -422,8 +703,160 @@ def _install_service_request_fields() -> Revert:
     return _replace(cls, "create_service", create_service)
 
 
+_PENDING_STATES = ("PROVISIONING", "PENDING", "ACTIVATING")
+
+
+def _find_service(arn: str) -> Any:
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return None
+    region, account = parts[3], parts[4]
+    try:
+        backend = ecs_models.ecs_backends[account][region]
+    except KeyError:
+        return None
+    return next((s for s in backend.services.values() if s.arn == arn), None)
+
+
+def _timestamp(value: Any) -> Any:
+    if isinstance(value, int | float):
+        return datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
+    return value
+
+
+def _refresh_deployments(service: Any) -> None:
+    """Deployments as ECS shows them: PRIMARY runs the current task definition, ACTIVE
+    ones are older task definitions that still have tasks; counts from the real tasks."""
+    tasks: list[dict[str, Any]] = getattr(service, "chatops_tasks", [])
+    current = service.task_definition
+    deployments = [d for d in service.deployments if d.get("taskDefinition") == current] or []
+    if not deployments and service.deployments:
+        template = dict(service.deployments[0])
+        deployment_id = f"ecs-svc/{random.randint(0, 32**12)}"
+        template.update(
+            id=deployment_id, taskDefinition=current, createdAt=utcnow(), status="PRIMARY"
+        )
+        deployments = [template]
+    primary = deployments[0] if deployments else None
+    others = []
+    for deployment in service.deployments:
+        if deployment is primary or deployment.get("taskDefinition") == current:
+            continue
+        if any(t["taskDefinitionArn"] == deployment.get("taskDefinition") for t in tasks):
+            others.append(deployment)
+    for deployment in [d for d in (primary, *others) if d is not None]:
+        mine = [t for t in tasks if t["taskDefinitionArn"] == deployment.get("taskDefinition")]
+        running = sum(1 for t in mine if t["lastStatus"] == "RUNNING")
+        pending = sum(1 for t in mine if t["lastStatus"] in _PENDING_STATES)
+        is_primary = deployment is primary
+        deployment.update(
+            status="PRIMARY" if is_primary else "ACTIVE",
+            runningCount=running,
+            pendingCount=pending,
+            desiredCount=service.desired_count if is_primary else 0,
+            updatedAt=utcnow(),
+        )
+        done = is_primary and running >= service.desired_count and not others
+        deployment["rolloutState"] = "COMPLETED" if done or not is_primary else "IN_PROGRESS"
+        deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} " + (
+            "completed." if deployment["rolloutState"] == "COMPLETED" else "in progress."
+        )
+    service.deployments = [d for d in (primary, *others) if d is not None]
+
+
+def report_tasks(body: dict[str, Any]) -> dict[str, Any]:
+    """The data plane's view of each service's tasks: `{"Services": [{ServiceArn, Tasks:
+    [task as DescribeTasks describes it]}]}`. Counts and deployments follow from it."""
+    updated, unknown = 0, []
+    for report in body.get("Services", []):
+        service = _find_service(str(report.get("ServiceArn", "")))
+        if service is None:
+            unknown.append(report.get("ServiceArn"))
+            continue
+        tasks = []
+        for task in report.get("Tasks", []):
+            task = dict(task)
+            for field in ("createdAt", "startedAt", "stoppingAt", "pullStartedAt"):
+                if field in task:
+                    task[field] = _timestamp(task[field])
+            tasks.append(task)
+        service.chatops_tasks = tasks
+        service.running_count = sum(1 for t in tasks if t["lastStatus"] == "RUNNING")
+        service.pending_count = sum(1 for t in tasks if t["lastStatus"] in _PENDING_STATES)
+        _refresh_deployments(service)
+        updated += 1
+    return {"updated": updated, "unknown": unknown}
+
+
+def _install_task_state() -> Revert:
+    backend_cls = ecs_models.EC2ContainerServiceBackend
+    responses_cls = ecs_responses.EC2ContainerServiceResponse
+    original_update = backend_cls.update_service
+    original_list = responses_cls.list_tasks
+    original_describe = responses_cls.describe_tasks
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        cluster = service_properties.get("cluster", "default")
+        name = str(service_properties.get("service", "")).split("/")[-1]
+        before = self._get_service(cluster, name)
+        running, pending = before.running_count, before.pending_count
+        service = original_update(self, service_properties)
+        # moto reports the new desired count as running at once; the tasks say otherwise.
+        if hasattr(service, "chatops_tasks"):
+            service.running_count, service.pending_count = running, pending
+        else:
+            service.running_count = 0
+            service.pending_count = service.desired_count
+        _refresh_deployments(service)
+        return service
+
+    def service_tasks(backend: Any, cluster: str) -> list[tuple[Any, dict[str, Any]]]:
+        name = cluster.split("/")[-1]
+        return [
+            (service, task)
+            for service in backend.services.values()
+            if service.cluster_name == name
+            for task in getattr(service, "chatops_tasks", [])
+        ]
+
+    def list_tasks(self: Any) -> Any:
+        cluster = self._get_param("cluster", "default")
+        service_name = self._get_param("serviceName")
+        desired = self._get_param("desiredStatus") or "RUNNING"
+        ours = [
+            task["taskArn"]
+            for service, task in service_tasks(self.ecs_backend, cluster)
+            if (not service_name or service.name == service_name.split("/")[-1])
+            and task.get("desiredStatus", "RUNNING") == desired
+        ]
+        if service_name:
+            return ActionResult({"taskArns": ours})
+        listed: Any = original_list(self).result
+        return ActionResult({"taskArns": [*listed["taskArns"], *ours]})
+
+    def describe_tasks(self: Any) -> Any:
+        cluster = self._get_param("cluster", "default")
+        wanted = self._get_param("tasks", [])
+        ours = [
+            task
+            for _, task in service_tasks(self.ecs_backend, cluster)
+            if task["taskArn"] in wanted or task["taskArn"].split("/")[-1] in wanted
+        ]
+        if ours and not self.ecs_backend.tasks:
+            return ActionResult({"tasks": ours, "failures": []})
+        described: Any = original_describe(self).result  # refuses an empty list, as ECS does
+        return ActionResult({**described, "tasks": [*described["tasks"], *ours]})
+
+    return _chain(
+        _replace(backend_cls, "update_service", update_service),
+        _replace(responses_cls, "list_tasks", list_tasks),
+        _replace(responses_cls, "describe_tasks", describe_tasks),
+        _private_endpoint("ecs-tasks", report_tasks),
+    )
+
+
 def _task_ips(service: Any, count: int) -> list[str]:
-    """Stable private IPs for a service's emulated tasks, spread over its subnets."""
+    """Stable private IPs for a service's simulated tasks, spread over its subnets."""
     awsvpc = (service.network_configuration or {}).get("awsvpcConfiguration") or {}
     subnet_ids = awsvpc.get("subnets") or []
     if not subnet_ids or count <= 0:
@@ -438,28 +871,31 @@ def _task_ips(service: Any, count: int) -> list[str]:
     return ips
 
 
-def _sync_targets(service: Any) -> None:
-    """Register exactly `running_count` IP targets of the service in its target groups."""
+def _sync_simulated_targets(service: Any) -> None:
+    """Register exactly `running_count` healthy IP targets of the service in its groups."""
     elbv2 = elbv2_backends[service._account_id][service.region_name]
     running = service.running_count if service.status == "ACTIVE" else 0
     for balancer in service.load_balancers or []:
         group = elbv2.target_groups.get(balancer.get("targetGroupArn"))
         if group is None:
             continue
-        port = balancer.get("containerPort") or group.port
-        wanted = {ip: {"Id": ip, "Port": port} for ip in _task_ips(service, running)}
-        stale = [dict(target) for ip, target in group.targets.items() if ip not in wanted]
+        port = int(balancer.get("containerPort") or group.port)
+        wanted = [{"Id": ip, "Port": port} for ip in _task_ips(service, running)]
+        wanted_keys = {_target_key(group, t) for t in wanted}
+        stale = [dict(t) for key, t in group.targets.items() if key not in wanted_keys]
         if stale:
             group.deregister(stale)
             for target in stale:
-                # Emulated tasks stop at once: nothing is left draining.
-                group.deregistered_targets.pop(target["Id"], None)
-        missing = [target for ip, target in wanted.items() if ip not in group.targets]
+                # Simulated tasks stop at once: nothing is left draining.
+                _draining(group).pop(_target_key(group, target), None)
+        missing = [t for t in wanted if _target_key(group, t) not in group.targets]
         if missing:
             group.register(missing)
+        for target in wanted:
+            _reported_health(group)[_target_key(group, target)] = ("healthy", None, None)
 
 
-def _install_running_services() -> Revert:
+def _install_simulated_tasks() -> Revert:
     backend_cls = ecs_models.EC2ContainerServiceBackend
     original_create = backend_cls.create_service
     original_update = backend_cls.update_service
@@ -474,15 +910,10 @@ def _install_running_services() -> Revert:
             deployment["desiredCount"] = service.desired_count
             deployment["rolloutState"] = "COMPLETED"
             deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} completed."
-        _sync_targets(service)
+        _sync_simulated_targets(service)
 
     def create_service(self: Any, *args: Any, **kwargs: Any) -> Any:
         service = original_create(self, *args, **kwargs)
-        cluster = self._get_cluster(service.cluster_name)
-        self.update_cluster_resources(cluster, -service.pending_count, task_state="PENDING")
-        self.update_cluster_resources(
-            cluster, service.desired_count - service.running_count, task_state="RUNNING"
-        )
         mark_running(service)
         return service
 
@@ -493,7 +924,7 @@ def _install_running_services() -> Revert:
 
     def delete_service(self: Any, cluster_name: str, service_name: str, force: bool) -> Any:
         service = original_delete(self, cluster_name, service_name, force)
-        _sync_targets(service)
+        _sync_simulated_targets(service)
         return service
 
     return _chain(
@@ -626,6 +1057,86 @@ def _install_suspended_version_delete() -> Revert:
     )
 
 
+# --- Budgets ----------------------------------------------------------------------
+
+
+def _budget_tags(backend: Any) -> dict[str, list[dict[str, str]]]:
+    """Tags by budget ARN, kept on the backend (moto keeps none)."""
+    tags: dict[str, list[dict[str, str]]] = backend.__dict__.setdefault("_chatops_tags", {})
+    return tags
+
+
+def _install_budget_operations() -> Revert:
+    cls = budgets_responses.BudgetsResponse
+    original_create = cls.create_budget
+    original_delete = cls.delete_budget
+
+    def budget(self: Any) -> Any:
+        account, name = self._get_param("AccountId"), self._get_param("BudgetName")
+        found = self.backend.budgets[account].get(name)
+        if found is None:
+            raise budgets_exceptions.NotFoundException(f"budget {name} does not exist")
+        return found
+
+    def arn(self: Any, name: str) -> str:
+        return f"arn:aws:budgets::{self._get_param('AccountId')}:budget/{name}"
+
+    def create_budget(self: Any) -> Any:
+        result = original_create(self)
+        name = self._get_param("Budget")["BudgetName"]
+        _budget_tags(self.backend)[arn(self, name)] = list(self._get_param("ResourceTags") or [])
+        return result
+
+    def delete_budget(self: Any) -> Any:
+        result = original_delete(self)
+        _budget_tags(self.backend).pop(arn(self, self._get_param("BudgetName")), None)
+        return result
+
+    def update_budget(self: Any) -> str:
+        new = self._get_param("NewBudget")
+        current = self.backend.budgets[self._get_param("AccountId")].get(new["BudgetName"])
+        if current is None:
+            missing = f"budget {new['BudgetName']} does not exist"
+            raise budgets_exceptions.NotFoundException(missing)
+        current.budget.update(new)
+        return json.dumps({})
+
+    def describe_subscribers_for_notification(self: Any) -> str:
+        wanted = self._get_param("Notification")
+        for notification in budget(self).notifications:
+            if notification.details == wanted:
+                return json.dumps({"Subscribers": notification.subscribers})
+        raise budgets_exceptions.NotFoundException("the notification does not exist")
+
+    def list_tags_for_resource(self: Any) -> str:
+        tags = _budget_tags(self.backend).get(self._get_param("ResourceARN"), [])
+        return json.dumps({"ResourceTags": tags})
+
+    def tag_resource(self: Any) -> str:
+        tags = _budget_tags(self.backend).setdefault(self._get_param("ResourceARN"), [])
+        for tag in self._get_param("ResourceTags") or []:
+            tags[:] = [t for t in tags if t["Key"] != tag["Key"]] + [tag]
+        return json.dumps({})
+
+    def untag_resource(self: Any) -> str:
+        keys = set(self._get_param("ResourceTagKeys") or [])
+        tags = _budget_tags(self.backend).setdefault(self._get_param("ResourceARN"), [])
+        tags[:] = [t for t in tags if t["Key"] not in keys]
+        return json.dumps({})
+
+    return _chain(
+        _replace(cls, "create_budget", create_budget),
+        _replace(cls, "delete_budget", delete_budget),
+        _replace(cls, "update_budget", update_budget),
+        _replace(
+            cls, "describe_subscribers_for_notification", describe_subscribers_for_notification
+        ),
+        _replace(cls, "list_tags_for_resource", list_tags_for_resource),
+        _replace(cls, "tag_resource", tag_resource),
+        _replace(cls, "untag_resource", untag_resource),
+    )
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "elasticache-member-clusters",
@@ -709,9 +1220,43 @@ PATCHES: tuple[Patch, ...] = (
         _install_suspended_version_delete,
     ),
     Patch(
-        "ecs-running-services",
-        "Services report runningCount 0 and register no targets: health means nothing locally.",
-        _install_running_services,
+        "elbv2-target-ports",
+        "Targets are keyed by Id alone: registering 127.0.0.1 on a second port replaces the "
+        "first, so local tasks (one address, many ports) cannot share a target group.",
+        _install_target_ports,
+    ),
+    Patch(
+        "elbv2-deregistration-delay",
+        "DeregisterTargets removes a target at once: it never shows 'draining' for the "
+        "group's deregistration delay.",
+        _install_deregistration_delay,
+    ),
+    Patch(
+        "elbv2-target-health",
+        "Every registered target is 'healthy' whatever it serves: DescribeTargetHealth "
+        "cannot tell a dead task from a live one.",
+        _install_target_health,
+    ),
+    Patch(
+        "ecs-task-state",
+        "Services report runningCount = desiredCount the moment it changes, and ListTasks / "
+        "DescribeTasks know nothing of a service's tasks.",
+        _install_task_state,
+    ),
+    Patch(
+        "ecs-simulated-tasks",
+        "In-process moto (no data plane): services run no tasks and register no targets. "
+        "Services report their desired count running behind as many healthy IP targets.",
+        _install_simulated_tasks,
+        emulator=False,
+    ),
+    Patch(
+        "budgets-subscribers-and-tags",
+        "DescribeSubscribersForNotification, UpdateBudget and the tagging calls are not "
+        "implemented (HTTP 500, the provider retries for minutes): a budget that e-mails "
+        "(alarm_email set) cannot be applied. Implemented from the budget's notifications; "
+        "tags are kept per budget ARN.",
+        _install_budget_operations,
     ),
 )
 
@@ -719,9 +1264,9 @@ _installed: dict[str, Revert] = {}
 
 
 def apply_all() -> None:
-    """Install every patch not installed yet."""
+    """Install every patch the emulator process needs, if not installed yet."""
     for patch in PATCHES:
-        if patch.name not in _installed:
+        if patch.emulator and patch.name not in _installed:
             _installed[patch.name] = patch.install()
 
 

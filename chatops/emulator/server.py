@@ -1,9 +1,18 @@
 """Entry point of the emulator process: moto's server with chatops' patches.
 
 Run as ``python -m chatops.emulator.server --port N --instance-id ID``; chatops starts
-it in the background (see ``manager``). Besides the AWS APIs it answers
-``GET /__chatops/instance`` with its instance id, so chatops can tell its own emulator
-from anything else on the port and a restarted emulator from the one a state was made on.
+it in the background (see ``manager``). Besides the AWS APIs it answers, under
+``/__chatops/``:
+
+- ``GET instance``: its instance id, so chatops can tell its own emulator from anything
+  else on the port and a restarted emulator from the one a state was made on;
+- ``GET regions``: the regions where load balancers, target groups, ECS services or
+  replication groups exist (where the data plane has work);
+- ``GET generation``: a number that grows with every request that may have changed
+  something (any request not marked as a read by the local data plane), so the data
+  plane re-reads the state only when it may have changed;
+- ``POST <name>``: the data plane's reports of what really runs (target health, ECS
+  tasks), handled by the patches that define them, under the same lock as AWS requests.
 """
 
 from __future__ import annotations
@@ -22,9 +31,37 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.serving import make_server
 
 from chatops.emulator import patches
-from chatops.emulator.manager import INSTANCE_PATH
+from chatops.emulator.manager import (
+    GENERATION_PATH,
+    INSTANCE_PATH,
+    PRIVATE_PREFIX,
+    READ_HEADER,
+    REGIONS_PATH,
+)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def active_regions() -> list[str]:
+    """Regions holding anything the data plane runs or checks (balancers, target groups,
+    services, caches)."""
+    from moto.ecs.models import ecs_backends
+    from moto.elasticache.models import elasticache_backends
+    from moto.elbv2.models import elbv2_backends
+
+    found: set[str] = set()
+    holdings: list[tuple[Any, str]] = [
+        (elbv2_backends, "load_balancers"),
+        (elbv2_backends, "target_groups"),
+        (ecs_backends, "services"),
+        (elasticache_backends, "replication_groups"),
+    ]
+    for backends, attribute in holdings:
+        for account in list(backends.keys()):
+            for region in list(backends[account].keys()):
+                if getattr(backends[account][region], attribute):
+                    found.add(region)
+    return sorted(found)
 
 
 def emulator_app(app: WSGIApp, instance_id: str) -> WSGIApp:
@@ -43,12 +80,42 @@ def emulator_app(app: WSGIApp, instance_id: str) -> WSGIApp:
     ).encode()
 
     lock = threading.Lock()
+    generation = [0]
+    read_header = "HTTP_" + READ_HEADER.upper().replace("-", "_")
+
+    def answer(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps(document, default=str).encode()]
+
+    def private(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        name = str(environ["PATH_INFO"])[len(PRIVATE_PREFIX) :]
+        handler = patches.PRIVATE_ENDPOINTS.get(name)
+        if handler is None or environ.get("REQUEST_METHOD") != "POST":
+            return answer(start_response, "404 Not Found", {"error": f"no endpoint {name}"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        except ValueError as error:
+            return answer(start_response, "400 Bad Request", {"error": str(error)})
+        with lock:
+            generation[0] += 1
+            return answer(start_response, "200 OK", handler(body))
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == INSTANCE_PATH:
+        path = environ.get("PATH_INFO", "")
+        if path == INSTANCE_PATH:
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
+        if path == GENERATION_PATH:
+            return answer(start_response, "200 OK", {"generation": generation[0]})
+        if path == REGIONS_PATH:
+            with lock:
+                return answer(start_response, "200 OK", {"regions": active_regions()})
+        if path.startswith(PRIVATE_PREFIX):
+            return private(environ, start_response)
         with lock:
+            if not environ.get(read_header):
+                generation[0] += 1
             return list(app(environ, start_response))
 
     return wrapped

@@ -1,114 +1,54 @@
 """The whole stack, end to end, on the embedded emulator, driven through the CLI.
 
-One deployment is shared by the module's tests, in order: deploy, inspect, plan,
-refused and declined destroys, destroy. A second stack with a non-default project and
-environment runs its own deploy/plan/destroy cycle in parallel.
+The session's one deployment (`stack`, see conftest.py), in order: deploy, inspect,
+plan, traffic commands, refused and declined destroys. The destroy itself, and the
+parallel acme-prod cycle's report, are checked last (test_zz_destroy.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from typer.testing import CliRunner
 
 from chatops.cli import ui
 from chatops.cli.main import app
-from chatops.emulator.manager import EmulatorManager
 from chatops.inventory import StackId, find_resources
 from chatops.project import STATE_DIR_ENV
-from tests.helpers import ROOT, state_lock_held
+from tests.e2e.conftest import LocalStack, client_factory, run_cli, state_resources
+from tests.helpers import state_lock_held
 
 pytestmark = pytest.mark.e2e
 REGION = "ap-northeast-2"
 
 
 def chatops(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as a user would, with its own state directory."""
-    env = {**os.environ, STATE_DIR_ENV: str(home)}
-    return subprocess.run(
-        [sys.executable, "-m", "chatops", *args],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def client_factory(home: Path, region: str = REGION) -> Callable[[str], Any]:
-    emulator = EmulatorManager(home / "local").require_running()
-    return lambda service: boto3.client(
-        service,
-        endpoint_url=emulator.endpoint,
-        region_name=region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-def state_resources(home: Path) -> int:
-    state = json.loads((home / "local" / "terraform.tfstate").read_text())
-    return sum(len(r["instances"]) for r in state["resources"] if r["mode"] == "managed")
-
-
-def other_stack_lifecycle(home: Path, var_file: Path) -> dict[str, Any]:
-    """Deploy, plan and destroy a stack named acme-prod; report what happened."""
-    report: dict[str, Any] = {}
-    deploy = chatops(home, "deploy", "--local", "--yes", "--var-file", str(var_file))
-    report["deploy"] = (deploy.returncode, deploy.stderr[-2000:])
-    if deploy.returncode != 0:
-        return report
-    outputs = json.loads(chatops(home, "outputs", "--local", "--json").stdout)
-    report["outputs"] = outputs
-    client = client_factory(home, outputs["aws_region"])
-    report["held"] = find_resources(client, StackId("acme", "prod"))
-    plan = chatops(home, "plan", "--local", "--var-file", str(var_file))
-    report["plan"] = (plan.returncode, plan.stdout[-2000:])
-    destroy = chatops(home, "destroy", "--local", "--yes", "--var-file", str(var_file))
-    report["destroy"] = (destroy.returncode, destroy.stdout[-2000:] + destroy.stderr[-2000:])
-    report["left"] = find_resources(client, StackId("acme", "prod"))
-    return report
+    return run_cli(home, *args)
 
 
 @pytest.fixture(scope="module")
-def other_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Future[dict[str, Any]]]:
-    home = tmp_path_factory.mktemp("acme-prod")
-    var_file = home / "acme.tfvars"
-    var_file.write_text('project_name = "acme"\nenvironment  = "prod"\n')
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(other_stack_lifecycle, home, var_file)
-        yield future
-        future.result(timeout=900)
-    EmulatorManager(home / "local").stop()
+def home(stack: LocalStack) -> Path:
+    return stack.home
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("chatapp-dev")
-    yield path
-    EmulatorManager(path / "local").stop()
-
-
-@pytest.fixture(scope="module")
-def deployment(home: Path, other_stack: Future[dict[str, Any]]) -> dict[str, Any]:
-    result = chatops(home, "deploy", "--local", "--yes")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    outputs = json.loads(chatops(home, "outputs", "--local", "--json").stdout)
-    return {"stdout": result.stdout, "outputs": outputs}
+def deployment(stack: LocalStack) -> dict[str, Any]:
+    return {"stdout": stack.deploy_stdout, "outputs": stack.outputs}
 
 
 def test_deploy_creates_every_resource(home: Path, deployment: dict[str, Any]) -> None:
     assert "Deployed" in deployment["stdout"] and "Chat (ALB):" in deployment["stdout"]
+    # It ends with the local URLs, serving.
+    assert deployment["stdout"].rstrip().splitlines()[-1].split()[:4] == [
+        "Local",
+        "chat",
+        "(open",
+        "this):",
+    ]
     held = find_resources(client_factory(home), StackId("chatapp", "dev"))
     counts = {kind: len(names) for kind, names in held.items()}
     assert counts == {
@@ -168,6 +108,7 @@ def test_deployed_tasks_get_the_redis_token_only_as_a_secret(
 
 
 def test_services_run_behind_healthy_targets(home: Path, deployment: dict[str, Any]) -> None:
+    """Real tasks, registered as (127.0.0.1, port) and healthy by real checks."""
     client = client_factory(home)
     outputs = deployment["outputs"]
     services = client("ecs").describe_services(
@@ -181,6 +122,7 @@ def test_services_run_behind_healthy_targets(home: Path, deployment: dict[str, A
         assert [t["TargetHealth"]["State"] for t in health["TargetHealthDescriptions"]] == [
             "healthy"
         ]
+        assert [t["Target"]["Id"] for t in health["TargetHealthDescriptions"]] == ["127.0.0.1"]
     listener = elbv2.describe_listeners(ListenerArns=[outputs["listener_arn"]])["Listeners"][0]
     weights = {
         group["TargetGroupArn"]: group["Weight"]
@@ -339,6 +281,19 @@ def test_local_status_counts_the_stack(home: Path, deployment: dict[str, Any]) -
     assert status["running"] is True
     assert status["stack_resources"] == 50
     assert status["state_resources"] == state_resources(home)
+    dataplane = status["dataplane"]
+    assert dataplane["supervisor_pid"]
+    roles = sorted((p["role"], p["colour"]) for p in dataplane["processes"])
+    assert roles == [
+        ("alb", None),
+        ("edge", None),
+        ("redis", None),
+        ("task", "blue"),
+        ("task", "green"),
+    ]
+    assert all(p["alive"] and p["address"].startswith("127.0.0.1:") for p in dataplane["processes"])
+    assert {p["health"] for p in dataplane["processes"] if p["role"] == "task"} == {"healthy"}
+    assert sorted(name.split(":")[0] for name in dataplane["urls"]) == ["alb", "chat"]
 
 
 def test_destroy_without_a_terminal_refuses_and_changes_nothing(
@@ -363,41 +318,3 @@ def test_destroy_declined_at_the_prompt_changes_nothing(
     assert "destroy cancelled" in result.stderr and "nothing was changed" in result.stderr
     assert state_resources(home) == before
     assert chatops(home, "plan", "--local").returncode == 0
-
-
-def test_destroy_empties_versioned_buckets_and_removes_everything(
-    home: Path, deployment: dict[str, Any]
-) -> None:
-    s3 = client_factory(home)("s3")
-    outputs = deployment["outputs"]
-    site, logs = outputs["s3_bucket_name"], outputs["alb_logs_bucket_name"]
-    for bucket in (site, logs):
-        for body in (b"v1", b"v2", b"v3"):
-            s3.put_object(Bucket=bucket, Key="index.html", Body=body)
-        s3.delete_object(Bucket=bucket, Key="index.html")
-    s3.put_bucket_versioning(Bucket=logs, VersioningConfiguration={"Status": "Suspended"})
-
-    result = chatops(home, "destroy", "--local", "--yes")
-
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert f"Emptied s3://{site} (4 object versions and delete markers)" in result.stdout
-    assert "Nothing of the stack is left." in result.stdout
-    assert find_resources(client_factory(home), StackId("chatapp", "dev")) == {}
-    assert state_resources(home) == 0
-
-
-def test_non_default_project_and_environment(other_stack: Future[dict[str, Any]]) -> None:
-    report = other_stack.result(timeout=900)
-    assert report["deploy"][0] == 0, report["deploy"][1]
-    assert report["outputs"]["name_prefix"] == "acme-prod"
-    assert report["outputs"]["ecs_cluster_name"] == "acme-prod-cluster"
-    assert sum(len(v) for v in report["held"].values()) == 50
-    assert all(
-        name.startswith(("acme-prod", "/acme-prod", "/ecs/acme-prod"))
-        or kind.startswith(("ec2:", "cloudfront:distribution"))
-        for kind, names in report["held"].items()
-        for name in names
-    )
-    assert report["plan"][0] == 0, report["plan"][1]
-    assert report["destroy"][0] == 0, report["destroy"][1]
-    assert report["left"] == {}

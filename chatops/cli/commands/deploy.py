@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from chatops.cli import options
+from chatops.cli.commands.site import render_publish
 from chatops.cli.common import open_stack, prepare
 from chatops.cli.ui import (
     ApplyView,
@@ -13,7 +14,9 @@ from chatops.cli.ui import (
     render_key_outputs,
     render_plan,
 )
+from chatops.local import LocalUrls, serving_stack
 from chatops.release import first_local_images
+from chatops.site import publish, web_dir
 from chatops.traffic import record_live_variables
 
 
@@ -31,7 +34,7 @@ def deploy(
 
     Examples:
 
-      chatops deploy --local --yes           # the whole stack on the emulator
+      chatops deploy --local --yes           # the whole stack, running, on this machine
 
       chatops deploy --var green_image=<account>.dkr.ecr.<region>.amazonaws.com/chatapp-dev:v2
     """
@@ -62,7 +65,24 @@ def deploy(
         outputs = stack.outputs()
     if images:
         record_live_variables(stack.target.weights_path, **images)
+    # The web client goes to the site bucket with every deploy (unchanged files stay).
+    site = publish(stack.target, outputs, web_dir(stack.target.project))
+    urls: LocalUrls | None = None
+    if stack.target.is_local and "alb_dns_name" in outputs:
+        with err_console.status("Waiting for the local stack to serve..."):
+            urls = serving_stack(stack.target, output_values(outputs))
     if json_output:
-        print_json({"changed": plan.has_changes, "outputs": output_values(outputs)})
-    else:
-        render_key_outputs(outputs)
+        print_json(
+            {
+                "changed": plan.has_changes,
+                "outputs": output_values(outputs),
+                "site": site.to_json(),
+                "local_urls": {"chat": urls.chat, "alb": urls.alb} if urls else None,
+            }
+        )
+        return
+    render_publish(site)
+    render_key_outputs(outputs)
+    if urls is not None:
+        console.print(f"  {'Local ALB:':<28} [bold]{urls.alb}[/]")
+        console.print(f"  {'Local chat (open this):':<28} [bold]{urls.chat}[/]")

