@@ -120,7 +120,12 @@ class Stack:
         summary = self.terraform.show_plan(result.path)
         return Plan(path=result.path, summary=summary)
 
-    def apply(self, plan: Plan, *, on_event: EventHandler | None = None) -> dict[str, OutputValue]:
+    def apply(
+        self, plan: Plan, *, on_event: EventHandler | None = None, targeted: bool = False
+    ) -> dict[str, OutputValue]:
+        """Apply a saved plan. `targeted`: a plan of some resources alone (-target), after
+        which outputs that depend on nothing targeted may still hold older values, so the
+        traffic record is left as it is."""
         try:
             self.terraform.apply(plan.path, on_event=on_event)
         finally:
@@ -128,7 +133,8 @@ class Stack:
             self.target.record_state_owner()
             plan.path.unlink(missing_ok=True)
         outputs = self.outputs()
-        self._remember_traffic(outputs)
+        if not targeted:
+            self._remember_traffic(outputs)
         return outputs
 
     def _remember_traffic(self, outputs: Mapping[str, OutputValue]) -> None:

@@ -23,6 +23,7 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from chatops.cli.main import app
+from chatops.emulator.dataplane.ecs import source_dir
 from chatops.errors import ChatopsError, UsageError
 from chatops.project import Project
 from chatops.release import (
@@ -53,10 +54,11 @@ from chatops.release.registry import auth_directory, split_repository
 from chatops.release.snapshots import SnapshotError, snapshot_id_of
 from chatops.release.tasks import failure_threshold, wait_for_tasks
 from chatops.release.version import VersionUnavailable
+from chatops.stack import Plan, Stack
 from chatops.targets import Target
-from chatops.terraform.models import OutputValue
+from chatops.terraform.models import OutputValue, PlanSummary
 from chatops.terraform.runner import Settings, plan_args
-from chatops.traffic import Weights, read_live_variables, record_live_variables
+from chatops.traffic import TrafficRecord, Weights, read_live_variables, record_live_variables
 
 runner = CliRunner()
 
@@ -265,6 +267,13 @@ def test_a_missing_app_directory_is_a_clear_error(tmp_path: Path) -> None:
 )
 def test_which_images_name_a_snapshot(image: str | None, expected: str | None) -> None:
     assert snapshot_id_of(image) == expected
+
+
+def test_the_data_plane_runs_a_snapshot_image_from_its_snapshot(tmp_path: Path) -> None:
+    snapshot = take_snapshot(make_app(tmp_path), tmp_path / "local" / "images")
+    local_dir = tmp_path / "local"
+    assert source_dir(snapshot.image, local_dir, tmp_path / "app") == snapshot.path
+    assert source_dir("repo:blue", local_dir, tmp_path / "app") == tmp_path / "app"
 
 
 def test_a_first_local_deploy_snapshots_app_for_each_colour_without_an_image(
@@ -618,6 +627,42 @@ def test_a_release_plan_may_change_only_the_colours_image_and_task_count() -> No
         "module.alb.aws_lb_listener.http (update)",
         'module.ecs.aws_ecs_service.this["blue"] (update)',
     ]
+
+
+class StaleOutputs:
+    """Terraform after a targeted apply: outputs that depend on nothing targeted keep
+    the values of the last full apply (here: stickiness on, blue holding everything)."""
+
+    def apply(self, plan: Path, **_: Any) -> None:
+        pass
+
+    def outputs(self) -> dict[str, OutputValue]:
+        return outputs(
+            listener_arn="l", aws_region="ap-northeast-2", blue_target_group_arn="b",
+            green_target_group_arn="g", ecs_cluster_name="c", blue_service_name="sb",
+            green_service_name="sg", blue_weight=100, green_weight=0, enable_stickiness=True,
+        )  # fmt: skip
+
+
+def test_a_targeted_apply_leaves_the_traffic_record_and_live_variables_alone(
+    tmp_path: Path,
+) -> None:
+    project = Project(terraform_dir=tmp_path / "terraform", state_dir=tmp_path / ".chatops")
+    stack = Stack(Target(kind="local", project=project), terraform=StaleOutputs())  # type: ignore[arg-type]
+    live = {"blue_weight": 0, "green_weight": 100, "enable_stickiness": False}
+    record_live_variables(stack.target.weights_path, **live)
+    TrafficRecord(stable="green", weights=Weights(0, 100)).save(stack.traffic_record_path)
+    plan = tmp_path / "release.tfplan"
+    plan.touch()
+
+    stack.apply(Plan(plan, PlanSummary(changes=())), targeted=True)
+    assert read_live_variables(stack.target.weights_path) == live
+    assert TrafficRecord.load(stack.traffic_record_path).stable == "green"
+
+    plan.touch()  # a full apply trusts its outputs
+    stack.apply(Plan(plan, PlanSummary(changes=())))
+    assert read_live_variables(stack.target.weights_path)["enable_stickiness"] is True
+    assert TrafficRecord.load(stack.traffic_record_path).stable == "blue"
 
 
 def test_the_runner_can_limit_a_plan_to_some_resources(tmp_path: Path) -> None:

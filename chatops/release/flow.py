@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatops.emulator.manager import APP_DIR_ENV
 from chatops.errors import ChatopsError, UsageError
 from chatops.project import Project
 from chatops.release.builders import (
@@ -52,9 +53,6 @@ from chatops.traffic import (
     record_live_variables,
 )
 
-# The app a release builds: this directory when set, else the project's app/ (the same
-# variable tells the local data plane which code runs an image that is not a snapshot).
-APP_DIR_ENV = "CHATOPS_APP_DIR"
 DEFAULT_ARCHITECTURE = "X86_64"
 
 # What a release may change: the colour's task definition and service, and only there
@@ -96,7 +94,8 @@ class UnexpectedChanges(ChatopsError):
 
 
 def app_dir(project: Project) -> Path:
-    """The app a release builds: $CHATOPS_APP_DIR, else app/ beside the Terraform root."""
+    """The app a release builds: $CHATOPS_APP_DIR (which also tells the local data plane
+    what an image that is no snapshot runs), else app/ beside the Terraform root."""
     configured = os.environ.get(APP_DIR_ENV)
     if configured:
         return Path(configured).expanduser().resolve()
@@ -458,10 +457,10 @@ def release(
         hooks.apply_total(
             sum(2 if change.kind == "replace" else 1 for change in plan.summary.pending)
         )
-        stack.apply(plan, on_event=hooks.apply_event)
+        stack.apply(plan, on_event=hooks.apply_event, targeted=True)
     else:
         plan.path.unlink(missing_ok=True)
-    # Recorded once applied (an apply of the whole stack would otherwise undo it).
+    # Recorded once applied (a later apply of the whole stack would otherwise undo it).
     record: dict[str, Any] = {f"{colour}_image": artefact.image}
     if count_changes:
         record[f"{colour}_desired_count"] = tasks

@@ -18,10 +18,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatops.emulator.dataplane.ecs import SNAPSHOT_REPOSITORY
 from chatops.errors import ChatopsError
 
-# The repository a local task definition names; the data plane maps its tags to snapshots.
-SNAPSHOT_REPOSITORY = "localhost/chatapp"
 ID_LENGTH = 12
 # Left out of a snapshot: caches, tests, virtual environments and build output.
 EXCLUDED_DIRECTORIES = frozenset(
