@@ -44,6 +44,8 @@ class ReleaseView:
             f"[bold]{choice.colour}[/] on {intent.target}"
         )
         running = intent.previous_version or "nothing"
+        if running == "unreleased":
+            running = "nothing yet"
         self.out.print(
             f"  {choice.colour}: {choice.weight}% of new connections, runs {running}; "
             f"will run {intent.tasks} task(s) of the new version"
