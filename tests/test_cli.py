@@ -39,6 +39,7 @@ COMMANDS = [
     ["scale"],
     ["retire"],
     ["history"],
+    ["rehearse"],
     ["cost"],
 ]
 
@@ -188,6 +189,22 @@ def test_capacity_commands_validate_before_anything_runs(
     ],
 )
 def test_bad_faults_are_refused_before_anything_runs(
+    chatops_home: Path, args: list[str], message: str
+) -> None:
+    assert_one_line_error(invoke(*args), 2, message)
+    assert not emulator_started(chatops_home)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["rehearse", "--local", "--users", "0"], "--users must be from 1 to 1000"),
+        (["rehearse", "--local", "--users", "5000"], "--users must be from 1 to 1000"),
+        (["rehearse", "--local", "--rate", "0"], "--rate must be above 0"),
+        (["rehearse", "--local", "--break", "purple"], "unknown colour 'purple'"),
+    ],
+)
+def test_a_rehearsal_out_of_bounds_is_refused_before_anything_runs(
     chatops_home: Path, args: list[str], message: str
 ) -> None:
     assert_one_line_error(invoke(*args), 2, message)

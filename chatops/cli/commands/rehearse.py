@@ -13,6 +13,7 @@ from chatops.cli.ui import confirm, console, err_console, print_json
 from chatops.errors import ChatopsError
 from chatops.rehearse import Options, Progress, Result, rehearse
 from chatops.rehearse.ledger import Figures
+from chatops.rehearse.script import check_bounds
 from chatops.traffic import parse_colour
 
 
@@ -140,6 +141,7 @@ def rehearse_command(
     Exits 1 when a message was lost or a duplicate shown.
     """
     chosen = parse_colour(broken) if broken else None
+    check_bounds(users, rooms, rate, 5.0 if fast else step_seconds)
     stack = open_stack(
         local=local, directory=directory, profile=profile, region=region, emulator="require"
     )

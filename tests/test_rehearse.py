@@ -131,3 +131,50 @@ def test_percentiles() -> None:
     assert percentile([], 99) is None
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
     assert percentile([float(v) for v in range(1, 101)], 99) == 99.0
+
+
+# --- the simulated user's view, and the report ------------------------------------------
+
+
+def test_a_room_view_resumes_from_the_highest_seq_with_none_missing() -> None:
+    from chatops.rehearse.client import RoomState
+
+    state = RoomState()
+    for seq in (1, 2, 4, 5):
+        state.show(seq)
+    assert state.watermark == 2 and state.above == {4, 5}
+    state.show(3)
+    assert state.watermark == 5 and state.above == set()
+    state.show(2)  # already shown: nothing moves
+    assert state.watermark == 5
+    state.reset(40)
+    assert (state.watermark, state.above) == (40, set())
+
+
+def test_the_report_shows_the_verdict_the_steps_and_a_timeline() -> None:
+    from chatops.rehearse import report
+    from chatops.rehearse.runner import Rehearsal, Sample
+    from chatops.rehearse.script import Plan
+
+    ledger = room_of_three()
+    ledger.sending("m1", "r", 1, at=1.0)
+    ledger.acked("m1", 1, at=1.01)
+    for user in (1, 2, 3):
+        ledger.delivered(user, "r", 1, "m1", "u1", at=1.05)
+    plan = Plan(3, 1, 6.0, 5.0, tuple(demo_steps("blue")), "blue")
+    rehearsal = Rehearsal(plan, "ws://127.0.0.1:1/ws", started=0.0, ended=10.0)
+    rehearsal.marks = [("steady", 0.0), ("<90/10>", 5.0)]
+    rehearsal.samples = [
+        Sample(
+            float(t), Weights(100 - 10 * t, 10 * t), {"blue": 3, "green": 0}, 1.0, 3.0, 0.02, 0.05
+        )
+        for t in range(1, 10)
+    ]
+    rehearsal.steps = [ledger.figures(w) for w in windows_between(rehearsal.marks, 10.0)]
+    rehearsal.total = ledger.figures(Window("total", 0.0, 10.0))
+    page = report.to_html(rehearsal, "the local emulator")
+    assert rehearsal.ok and "PASS: nothing lost, no duplicate shown" in page
+    assert page.count("<path ") >= 6  # weights, users, messages, latency
+    assert "&lt;90/10&gt;" in page and "<90/10>" not in page  # names are text, never markup
+    data = report.to_json(rehearsal, "the local emulator")
+    assert data["ok"] is True and data["total"]["lost"] == 0 and len(data["timeline"]) == 9
