@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chatapp.tables import create_tables
 
 from chatops.emulator.dataplane.elasticache import RedisProcess
 from chatops.emulator.manager import EmulatorManager
-from tests.app.helpers import ChatServer, aws_client, create_tables, server_env
+from tests.app.helpers import ChatServer, aws_client, server_env
 
 
 @pytest.fixture(scope="session")

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from chatapp.tables import create_tables
 
 from chatops.emulator.dataplane.elasticache import RedisProcess
 from chatops.emulator.manager import EmulatorManager
-from tests.app.helpers import ChatServer, aws_client, create_tables, server_env
+from tests.app.helpers import ChatServer, aws_client, server_env
 from tests.helpers import ROOT
 
 WEB_ROOT = ROOT / "app" / "web"

@@ -13,29 +13,18 @@ import signal
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from chatops.emulator.dataplane.state import process_marker
 from tests.e2e.conftest import LocalStack, next_frame, open_chat, sticky_cookie
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_for
 
 pytestmark = pytest.mark.e2e
 
 # Stickiness cookies the load balancer gave clients of each colour (set by the shift test).
 COOKIES: dict[str, str] = {}
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def shift(stack: LocalStack, blue: int, green: int) -> None:

@@ -3,13 +3,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.live import Live
 from rich.table import Table
-from rich.text import Text
 
 from chatops.cli import options
 from chatops.cli.common import open_stack
-from chatops.cli.ui import confirm, console, err_console, print_json
+from chatops.cli.ui import LiveLine, confirm, console, err_console, print_json
 from chatops.errors import ChatopsError
 from chatops.rehearse import Options, Progress, Result, rehearse
 from chatops.rehearse.ledger import Figures
@@ -17,24 +15,13 @@ from chatops.rehearse.script import check_bounds
 from chatops.traffic import parse_colour
 
 
-class RehearsalView:
-    """One live line: the step, users per colour, messages, latency."""
+class RehearsalView(LiveLine):
+    """The step, users per colour, messages and latency, redrawn in place; without a
+    terminal, one line per step."""
 
     def __init__(self, quiet: bool) -> None:
-        self.out = err_console if quiet else console
-        self.live: Live | None = None
-        self.line = Text("")
+        super().__init__(err_console if quiet else console, quiet_without_terminal=True)
         self.step = ""
-
-    def __enter__(self) -> RehearsalView:
-        if self.out.is_terminal:
-            self.live = Live(self.line, console=self.out, refresh_per_second=4)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.__exit__(None, None, None)
 
     def __call__(self, progress: Progress) -> None:
         if progress.step != self.step:
@@ -42,16 +29,15 @@ class RehearsalView:
             if self.live is None:
                 self.out.print(f"[{progress.elapsed:5.0f}s] {progress.step}")
         sample = progress.sample
-        if self.live is None or sample is None:
+        if sample is None:
             return
         p99 = "-" if sample.latency_p99 is None else f"{sample.latency_p99 * 1000:.0f} ms"
-        self.line.plain = (
+        self.show(
             f"{progress.elapsed:5.0f}s  {progress.step:<16} {sample.weights}  users "
             f"blue {sample.connections.get('blue', 0)} / green "
             f"{sample.connections.get('green', 0)}  sent {progress.sent} acked "
             f"{progress.acknowledged}  p99 {p99}"
         )
-        self.live.update(self.line)
 
 
 def _ms(value: float | None) -> str:
