@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from chatapp import tables
 
 from chatops.emulator.dataplane.elasticache import find_redis, start_redis, stop_redis
 from chatops.emulator.manager import EmulatorManager
@@ -51,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PEER_DIR = ROOT / "benchmarks" / "peers" / "socketio"
 REGION = "us-east-1"
 REDIS_PASSWORD = secrets.token_urlsafe(24)
+TABLE_PREFIX = "bench"
 TABLES = {
     "MESSAGES_TABLE": "bench-messages",
     "CONNECTIONS_TABLE": "bench-connections",
@@ -125,55 +127,8 @@ def create_tables(endpoint: str) -> None:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
-    client.create_table(
-        TableName=TABLES["MESSAGES_TABLE"],
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "roomId", "AttributeType": "S"},
-            {"AttributeName": "timestamp", "AttributeType": "N"},
-            {"AttributeName": "userId", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "roomId", "KeyType": "HASH"},
-            {"AttributeName": "timestamp", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "userId-timestamp-index",
-                "KeySchema": [
-                    {"AttributeName": "userId", "KeyType": "HASH"},
-                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    client.create_table(
-        TableName=TABLES["CONNECTIONS_TABLE"],
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "connectionId", "AttributeType": "S"},
-            {"AttributeName": "userId", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "userId-index",
-                "KeySchema": [{"AttributeName": "userId", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    client.update_time_to_live(
-        TableName=TABLES["CONNECTIONS_TABLE"],
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
-    )
-    client.create_table(
-        TableName=TABLES["USER_COUNTER_TABLE"],
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "counterId", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "counterId", "KeyType": "HASH"}],
-    )
+    names = tables.create_tables(client, TABLE_PREFIX)
+    assert {tables.VARIABLES[role]: name for role, name in names.items()} == TABLES
 
 
 @dataclass

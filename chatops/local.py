@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatops.emulator.dataplane import alb
 from chatops.emulator.dataplane.state import DataplaneRecord, is_ours
 from chatops.emulator.manager import Emulator, EmulatorManager
-from chatops.errors import ChatopsError
+from chatops.errors import ChatopsError, UsageError
 from chatops.inventory import StackId, find_resources
 from chatops.project import Project
 from chatops.targets import DEFAULT_REGION, LOCAL_CREDENTIALS, Target, read_state
@@ -282,3 +283,68 @@ def serving_stack(target: Target, outputs: Mapping[str, Any], timeout: float = 6
         timeout=timeout,
         health_path="/health" if desired else None,
     )
+
+
+# --- faults: a broken release, on purpose --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FaultSetting:
+    colour: str
+    target_group: str
+    http_5xx_percent: float
+    latency_ms: float
+
+    @property
+    def cleared(self) -> bool:
+        return self.http_5xx_percent == 0 and self.latency_ms == 0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "colour": self.colour,
+            "target_group": self.target_group,
+            "http_5xx_percent": self.http_5xx_percent,
+            "latency_ms": self.latency_ms,
+        }
+
+
+def check_fault(http_5xx_percent: float | None, latency_ms: float | None, clear: bool) -> None:
+    if clear and (http_5xx_percent is not None or latency_ms is not None):
+        raise UsageError(
+            "--clear takes no --http-5xx or --latency",
+            "for example: chatops local fault green --clear",
+        )
+    if not clear and http_5xx_percent is None and latency_ms is None:
+        raise UsageError(
+            "say which fault: --http-5xx PCT, --latency MS, or --clear",
+            "for example: chatops local fault green --http-5xx 50",
+        )
+    if http_5xx_percent is not None and not 0 <= http_5xx_percent <= 100:
+        raise UsageError(
+            f"--http-5xx is a percentage from 0 to 100; got {http_5xx_percent:g}",
+            "for example: --http-5xx 50 fails half the requests",
+        )
+    if latency_ms is not None and not 0 <= latency_ms <= 60_000:
+        raise UsageError(
+            f"--latency is from 0 to 60000 ms; got {latency_ms:g}",
+            "for example: --latency 1500 adds a second and a half",
+        )
+
+
+def set_fault(
+    project: Project,
+    colour: str,
+    target_group_arn: str,
+    *,
+    http_5xx_percent: float | None = None,
+    latency_ms: float | None = None,
+) -> FaultSetting:
+    """Make the local ALB fail or slow a share of one colour's requests and upgrades.
+
+    Both zero (or neither given) clears the colour's fault. The ALB re-reads the file
+    within a quarter of a second.
+    """
+    share, delay = (http_5xx_percent or 0.0) / 100, (latency_ms or 0.0) / 1000
+    fault = alb.Fault(http_5xx_share=share, added_latency=delay) if share or delay else None
+    alb.write_fault(project.local_dir / alb.FAULTS_FILE, target_group_arn, fault)
+    return FaultSetting(colour, target_group_arn, share * 100, delay * 1000)

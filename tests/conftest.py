@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chatapp.tables import create_tables
 
 from chatops.emulator.dataplane.elasticache import RedisProcess, find_redis, start_redis, stop_redis
 from chatops.emulator.manager import EmulatorManager
 from chatops.processes import free_port
 from chatops.project import STATE_DIR_ENV
+from tests.app.helpers import ChatServer, aws_client, server_env
 from tests.helpers import REDIS_PASSWORD, terraform_init
 
 
@@ -102,3 +105,55 @@ def browser() -> Iterator[Any]:
             )
         yield launched
         launched.close()
+
+
+# --- chat server processes (tests/app, tests/browser) --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def emulator_endpoint(session_emulator: EmulatorManager) -> str:
+    return session_emulator.require_running().endpoint
+
+
+@pytest.fixture(scope="session")
+def dynamodb(emulator_endpoint: str) -> Any:
+    return aws_client(emulator_endpoint, "dynamodb")
+
+
+@pytest.fixture(scope="session")
+def chat_tables(dynamodb: Any) -> dict[str, str]:
+    return create_tables(dynamodb, f"chattest-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="session")
+def make_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    emulator_endpoint: str,
+    chat_tables: dict[str, str],
+    redis_server: RedisProcess,
+) -> Iterator[Callable[..., ChatServer]]:
+    """Start chat servers (stopped at the end of the session at the latest)."""
+    started: list[ChatServer] = []
+    logs = tmp_path_factory.mktemp("chatapp-logs")
+
+    def make(
+        colour: str = "blue",
+        *,
+        redis_port: int | None = None,
+        port: int | None = None,
+        **extra: str,
+    ) -> ChatServer:
+        env = server_env(
+            emulator_endpoint,
+            chat_tables,
+            redis_port or redis_server.port,
+            COLOR=colour,
+            **extra,
+        )
+        server = ChatServer(env, logs / f"{colour}-{len(started)}.log", port=port)
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.stop()

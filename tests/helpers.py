@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -111,3 +112,14 @@ def state_lock_held(state: Path, lock_id: str, who: str, created: str) -> Iterat
         holder.stdin.close()
         holder.wait(timeout=10)
         (state.parent / f".{state.name}.lock.info").unlink(missing_ok=True)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
+    """`condition()`'s first truthy value, polled every `every` s; fails after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -31,6 +31,7 @@ COMMANDS = [
     ["local", "status"],
     ["local", "env"],
     ["local", "reset"],
+    ["local", "fault"],
     ["shift"],
     ["rollback"],
     ["rollout"],
@@ -38,6 +39,7 @@ COMMANDS = [
     ["scale"],
     ["retire"],
     ["history"],
+    ["rehearse"],
     ["cost"],
 ]
 
@@ -170,6 +172,39 @@ def test_rollout_options_are_validated(chatops_home: Path) -> None:
     ],
 )
 def test_capacity_commands_validate_before_anything_runs(
+    chatops_home: Path, args: list[str], message: str
+) -> None:
+    assert_one_line_error(invoke(*args), 2, message)
+    assert not emulator_started(chatops_home)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["local", "fault", "green"], "say which fault: --http-5xx PCT, --latency MS, or --clear"),
+        (["local", "fault", "green", "--http-5xx", "150"], "a percentage from 0 to 100; got 150"),
+        (["local", "fault", "green", "--latency", "-5"], "from 0 to 60000 ms; got -5"),
+        (["local", "fault", "green", "--clear", "--latency", "5"], "--clear takes no"),
+        (["local", "fault", "purple", "--clear"], "unknown colour 'purple'"),
+    ],
+)
+def test_bad_faults_are_refused_before_anything_runs(
+    chatops_home: Path, args: list[str], message: str
+) -> None:
+    assert_one_line_error(invoke(*args), 2, message)
+    assert not emulator_started(chatops_home)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["rehearse", "--local", "--users", "0"], "--users must be from 1 to 1000"),
+        (["rehearse", "--local", "--users", "5000"], "--users must be from 1 to 1000"),
+        (["rehearse", "--local", "--rate", "0"], "--rate must be above 0"),
+        (["rehearse", "--local", "--break", "purple"], "unknown colour 'purple'"),
+    ],
+)
+def test_a_rehearsal_out_of_bounds_is_refused_before_anything_runs(
     chatops_home: Path, args: list[str], message: str
 ) -> None:
     assert_one_line_error(invoke(*args), 2, message)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -834,3 +835,60 @@ def test_a_budget_that_emails_can_be_read_back_and_tagged(aws, applied: bool) ->
         }
     else:
         assert "error" in found and "subscribers" not in found
+
+
+# --- CloudWatch ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_latency_distributions_give_percentiles(aws, applied: bool) -> None:
+    def scenario() -> tuple[list[dict[str, Any]], int]:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch = aws("cloudwatch")
+        now = datetime.now(UTC)
+        cloudwatch.put_metric_data(
+            Namespace="AWS/ApplicationELB",
+            MetricData=[
+                {
+                    "MetricName": "TargetResponseTime",
+                    "Values": [0.01, 0.2, 1.5],
+                    "Counts": [900, 40, 60],
+                    "Timestamp": now,
+                }
+            ],
+        )
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/ApplicationELB",
+            MetricName="TargetResponseTime",
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=1),
+            Period=60,
+            Statistics=["SampleCount", "Maximum"],
+            ExtendedStatistics=["p95", "p50"],
+        )["Datapoints"]
+        stored = len(cloudwatch_backends["123456789012"][REGION].metric_data)
+        return points, stored
+
+    points, stored = run_with("cloudwatch-metric-distributions", scenario, applied=applied)
+    assert points[0]["SampleCount"] == 1000 and points[0]["Maximum"] == 1.5
+    if applied:
+        assert points[0]["ExtendedStatistics"] == {"p95": 1.5, "p50": 0.01}
+        assert stored == 1
+    else:
+        assert "ExtendedStatistics" not in points[0]
+        assert stored == 1000
+
+
+@pytest.mark.parametrize(
+    ("weighted", "q", "expected"),
+    [
+        ([(1.0, 1)], 95, 1.0),
+        ([(1.0, 95), (9.0, 5)], 95, 1.0),
+        ([(1.0, 94), (9.0, 6)], 95, 9.0),
+        ([(3.0, 1), (1.0, 1), (2.0, 1)], 50, 2.0),
+        ([], 95, None),
+    ],
+)
+def test_percentiles_of_weighted_values(weighted, q, expected) -> None:
+    assert patches.percentile(weighted, q) == expected

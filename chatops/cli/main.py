@@ -18,6 +18,7 @@ from chatops.cli.commands import (
     logs,
     outputs,
     plan,
+    rehearse,
     release,
     retire,
     rollback,
@@ -94,6 +95,7 @@ app.command(
 )(scale.scale_command)
 app.command("retire", rich_help_panel="Traffic")(retire.retire_command)
 app.command("history", rich_help_panel="Traffic")(history.history_command)
+app.command("rehearse", rich_help_panel="Traffic")(rehearse.rehearse_command)
 app.command(rich_help_panel="Stack")(logs.logs)
 app.add_typer(site.app, name="site", rich_help_panel="Stack")
 app.add_typer(local.app, name="local", rich_help_panel="Embedded AWS")

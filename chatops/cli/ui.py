@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import typer
 from rich.console import Console, Group, RenderableType
@@ -312,16 +312,18 @@ def describe_connections(health: ColourHealth) -> str:
     return "-" if health.connections is None else str(health.connections)
 
 
-class CapacityView:
-    """The live line while a colour's tasks start or drain: tasks, targets, connections."""
+class LiveLine:
+    """One line redrawn in place on a terminal; elsewhere (CI logs) one line per change,
+    or nothing with `quiet_without_terminal`."""
 
-    def __init__(self, out: Console | None = None) -> None:
+    def __init__(self, out: Console | None = None, *, quiet_without_terminal: bool = False) -> None:
         self.out = out or console
+        self.quiet = quiet_without_terminal
         self.live: Live | None = None
         self.line = Text("")
         self.last = ""
 
-    def __enter__(self) -> CapacityView:
+    def __enter__(self) -> Self:
         if self.out.is_terminal:
             self.live = Live(self.line, console=self.out, refresh_per_second=4)
             self.live.__enter__()
@@ -331,17 +333,22 @@ class CapacityView:
         if self.live is not None:
             self.live.__exit__(None, None, None)
 
+    def show(self, text: str) -> None:
+        if self.live is not None:
+            self.line.plain = text
+            self.live.update(self.line)
+        elif text != self.last and not self.quiet:
+            self.out.print(text, soft_wrap=True)
+        self.last = text
+
+
+class CapacityView(LiveLine):
+    """While a colour's tasks start or drain: tasks, targets, connections."""
+
     def __call__(self, event: CapacityEvent) -> None:
         health = event.health
-        text = (
+        self.show(
             f"{event.colour} -> {event.wanted} task(s), {event.elapsed:4.0f}s: "
             f"{health.running} running, {health.pending} pending; targets "
             f"{describe_targets(health)}; connections {describe_connections(health)}"
         )
-        if self.live is not None:
-            self.line.plain = text
-            self.live.update(self.line)
-        elif text != self.last:
-            # Without a terminal (CI logs), one line per change.
-            self.out.print(text, soft_wrap=True)
-        self.last = text

@@ -1,71 +1,18 @@
-"""Fixtures of the chat server tests: its tables on the emulator, shared server processes.
+"""Fixtures of the chat server tests: two shared server processes, blue and green.
 
-The tables are created exactly as terraform/modules/dynamodb defines them. Two server
-processes (blue and green) against the session's Redis serve every test that does not
-need a process of its own; each test uses its own rooms.
+They run against the session's Redis and tables (tests/conftest.py: `make_server`) and
+serve every test that does not need a process of its own; each test uses its own rooms.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from chatops.emulator.dataplane.elasticache import RedisProcess
-from chatops.emulator.manager import EmulatorManager
-from tests.app.helpers import ChatServer, aws_client, create_tables, server_env
-
-
-@pytest.fixture(scope="session")
-def emulator_endpoint(session_emulator: EmulatorManager) -> str:
-    return session_emulator.require_running().endpoint
-
-
-@pytest.fixture(scope="session")
-def dynamodb(emulator_endpoint: str) -> Any:
-    return aws_client(emulator_endpoint, "dynamodb")
-
-
-@pytest.fixture(scope="session")
-def chat_tables(dynamodb: Any) -> dict[str, str]:
-    return create_tables(dynamodb, f"chattest-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture(scope="session")
-def make_server(
-    tmp_path_factory: pytest.TempPathFactory,
-    emulator_endpoint: str,
-    chat_tables: dict[str, str],
-    redis_server: RedisProcess,
-) -> Iterator[Callable[..., ChatServer]]:
-    """Start chat servers (stopped at the end of the session at the latest)."""
-    started: list[ChatServer] = []
-    logs = tmp_path_factory.mktemp("chatapp-logs")
-
-    def make(
-        colour: str = "blue",
-        *,
-        redis_port: int | None = None,
-        port: int | None = None,
-        **extra: str,
-    ) -> ChatServer:
-        env = server_env(
-            emulator_endpoint,
-            chat_tables,
-            redis_port or redis_server.port,
-            COLOR=colour,
-            **extra,
-        )
-        server = ChatServer(env, logs / f"{colour}-{len(started)}.log", port=port)
-        started.append(server)
-        return server.start()
-
-    yield make
-    for server in started:
-        server.stop()
+from tests.app.helpers import ChatServer
 
 
 @pytest.fixture(scope="session")

@@ -370,61 +370,6 @@ def aws_client(endpoint: str, service: str) -> Any:
     )
 
 
-def create_tables(dynamodb: Any, prefix: str) -> dict[str, str]:
-    """The messages, connections and user-counter tables of the seed schema."""
-    names = {kind: f"{prefix}-{kind}" for kind in ("messages", "connections", "user-counter")}
-    dynamodb.create_table(
-        TableName=names["messages"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[
-            {"AttributeName": "roomId", "KeyType": "HASH"},
-            {"AttributeName": "timestamp", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "roomId", "AttributeType": "S"},
-            {"AttributeName": "timestamp", "AttributeType": "N"},
-            {"AttributeName": "userId", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "userId-timestamp-index",
-                "KeySchema": [
-                    {"AttributeName": "userId", "KeyType": "HASH"},
-                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.create_table(
-        TableName=names["connections"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "connectionId", "AttributeType": "S"},
-            {"AttributeName": "userId", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "userId-index",
-                "KeySchema": [{"AttributeName": "userId", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.update_time_to_live(
-        TableName=names["connections"],
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
-    )
-    dynamodb.create_table(
-        TableName=names["user-counter"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "counterId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "counterId", "AttributeType": "S"}],
-    )
-    return names
-
-
 def server_env(
     endpoint: str, tables: dict[str, str], redis_port: int, **extra: str
 ) -> dict[str, str]:

@@ -17,7 +17,7 @@ from chatapp.store import Store
 
 from chatops.emulator.dataplane.elasticache import RedisProcess
 from tests.app.helpers import SECRET, ChatClient, ChatServer, get_json, seed_messages, stored
-from tests.helpers import REDIS_PASSWORD
+from tests.helpers import REDIS_PASSWORD, wait_for
 
 
 def texts(frames: list[dict[str, Any]]) -> list[str]:
@@ -345,8 +345,8 @@ def test_each_connection_has_a_row_with_a_ttl_until_it_closes(
         return dict(item) if item else None
 
     with ChatClient(green.ws, nickname="rowan") as client:
-        item = row(client.hello["connectionId"])
-        assert item is not None
+        # Written in the background once `hello` is out: the client does not wait for it.
+        item = wait_for(lambda: row(client.hello["connectionId"]), 5, "the connection's row")
         assert item["userId"] == {"S": client.user_id}
         assert (item["colour"], item["nickname"]) == ({"S": "green"}, {"S": "rowan"})
         assert item["task"] == {"S": client.hello["task"]}

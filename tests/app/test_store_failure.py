@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.app.helpers import ChatClient, ChatServer, create_tables, stored
+from chatapp.tables import SCHEMAS, create_tables
+
+from tests.app.helpers import ChatClient, ChatServer, stored
 
 
 def test_a_failed_put_is_retried_under_the_same_seq_and_stored_once(
@@ -79,16 +81,7 @@ def test_a_failed_put_is_retried_under_the_same_seq_and_stored_once(
 
 
 def recreate_messages_table(dynamodb: Any, tables: dict[str, str]) -> None:
-    """Recreate only the messages table, as create_tables defines it."""
+    """Recreate only the messages table, as the seed schema defines it."""
     dynamodb.create_table(
-        TableName=tables["messages"],
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[
-            {"AttributeName": "roomId", "KeyType": "HASH"},
-            {"AttributeName": "timestamp", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "roomId", "AttributeType": "S"},
-            {"AttributeName": "timestamp", "AttributeType": "N"},
-        ],
+        TableName=tables["messages"], BillingMode="PAY_PER_REQUEST", **SCHEMAS["messages"]
     )

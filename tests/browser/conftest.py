@@ -19,9 +19,7 @@ from typing import Any
 
 import pytest
 
-from chatops.emulator.dataplane.elasticache import RedisProcess
-from chatops.emulator.manager import EmulatorManager
-from tests.app.helpers import ChatServer, aws_client, create_tables, server_env
+from tests.app.helpers import ChatServer
 from tests.helpers import ROOT
 
 WEB_ROOT = ROOT / "app" / "web"
@@ -121,51 +119,18 @@ def _expect_timeout() -> None:
 # ---- the chat servers -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def web_tables(session_emulator: EmulatorManager) -> dict[str, str]:
-    dynamodb = aws_client(session_emulator.require_running().endpoint, "dynamodb")
-    return create_tables(dynamodb, f"webtest-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture(scope="session")
-def make_server(
-    tmp_path_factory: pytest.TempPathFactory,
-    session_emulator: EmulatorManager,
-    web_tables: dict[str, str],
-    redis_server: RedisProcess,
-) -> Iterator[Callable[..., ChatServer]]:
-    """Start chat servers serving app/web; all are stopped by pid at the end of the session."""
-    started: list[ChatServer] = []
-    logs = tmp_path_factory.mktemp("web-chatapp-logs")
-    endpoint = session_emulator.require_running().endpoint
-
-    def make(colour: str = "blue") -> ChatServer:
-        env = server_env(
-            endpoint,
-            web_tables,
-            redis_server.port,
-            COLOR=colour,
-            APP_VERSION=APP_VERSION,
-            DRAIN_SECONDS="1",
-            WEB_ROOT=str(WEB_ROOT),
-        )
-        server = ChatServer(env, logs / f"{colour}-{len(started)}.log")
-        started.append(server)
-        return server.start()
-
-    yield make
-    for server in started:
-        server.stop()
+def serving_the_web_client(make_server: Callable[..., ChatServer], colour: str) -> ChatServer:
+    return make_server(colour, APP_VERSION=APP_VERSION, DRAIN_SECONDS="1", WEB_ROOT=str(WEB_ROOT))
 
 
 @pytest.fixture(scope="session")
 def blue(make_server: Callable[..., ChatServer]) -> ChatServer:
-    return make_server("blue")
+    return serving_the_web_client(make_server, "blue")
 
 
 @pytest.fixture(scope="session")
 def green(make_server: Callable[..., ChatServer]) -> ChatServer:
-    return make_server("green")
+    return serving_the_web_client(make_server, "green")
 
 
 @pytest.fixture

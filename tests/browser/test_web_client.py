@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
-from tests.browser.conftest import APP_VERSION, CSP, ChatServer
+from tests.browser.conftest import APP_VERSION, CSP, ChatServer, serving_the_web_client
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="no Chromium found: the playwright package is not installed"
@@ -177,7 +177,7 @@ def test_a_page_survives_its_server_restarting_without_losing_a_message(
     green: ChatServer,
     room: str,
 ) -> None:
-    own = make_server("blue")
+    own = serving_the_web_client(make_server, "blue")
     page = open_page(own, room, nickname="survivor")
     other = open_page(green, room, nickname="other")
     send(page, "before the restart")

@@ -27,20 +27,10 @@ import pytest
 from chatops.emulator.dataplane.state import DataplaneRecord
 from chatops.emulator.manager import EmulatorManager
 from chatops.processes import alive
-from tests.helpers import create_network
+from tests.helpers import create_network, wait_for
 
 STANDIN = Path(__file__).resolve().parent / "standin"
 REGION = "ap-northeast-2"
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @dataclass

@@ -92,6 +92,22 @@ class LocalStack:
             self._clients[service] = client_factory(self.home)(service)
         return self._clients[service]
 
+    def enable_stickiness(self) -> None:
+        """Target group stickiness back on (rollback and retire turn it off), straight on
+        the listener, as an operator would before exercising it."""
+        elbv2 = self.client("elbv2")
+        arn = self.outputs["listener_arn"]
+        action = elbv2.describe_listeners(ListenerArns=[arn])["Listeners"][0]["DefaultActions"][0]
+        forward = dict(action["ForwardConfig"])
+        forward["TargetGroupStickinessConfig"] = {
+            **forward.get("TargetGroupStickinessConfig", {}),
+            "Enabled": True,
+            "DurationSeconds": 3600,
+        }
+        elbv2.modify_listener(
+            ListenerArn=arn, DefaultActions=[{"Type": "forward", "ForwardConfig": forward}]
+        )
+
     def dataplane(self) -> dict[str, Any]:
         result = self.cli("local", "status", "--json")
         assert result.returncode == 0, result.stderr

@@ -4,6 +4,7 @@ import typer
 from rich.table import Table
 
 from chatops.cli import options
+from chatops.cli.commands.fault import fault
 from chatops.cli.ui import confirm, console, err_console, print_json
 from chatops.emulator.manager import EmulatorManager
 from chatops.local import reset as reset_local
@@ -20,6 +21,9 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+
+
+app.command()(fault)
 
 
 @app.command()

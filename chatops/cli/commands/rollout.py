@@ -4,44 +4,29 @@ import time
 from typing import Annotated
 
 import typer
-from rich.live import Live
-from rich.text import Text
 
 from chatops.cli import options
 from chatops.cli.common import open_stack
-from chatops.cli.ui import console, print_json
+from chatops.cli.ui import LiveLine, console, print_json
 from chatops.traffic import RolloutEvent, parse_colour, parse_steps, rollout, rollout_steps
 
 
-class RolloutView:
-    """The live rollout line: step, weights, bake time left, health, alarms."""
+class RolloutView(LiveLine):
+    """The live rollout line (step, weights, bake time left, health, alarms); steps,
+    rollbacks and the end are printed as they happen."""
 
     def __init__(self) -> None:
-        self.live: Live | None = None
-        self.line = Text("")
-
-    def __enter__(self) -> RolloutView:
-        if console.is_terminal:
-            self.live = Live(self.line, console=console, refresh_per_second=4)
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.live is not None:
-            self.live.__exit__(None, None, None)
+        super().__init__(console, quiet_without_terminal=True)
 
     def __call__(self, event: RolloutEvent) -> None:
         if event.kind == "tick":
             health = event.health
             healthy = f"{health.healthy}/{health.targets} healthy" if health else "?"
             alarms = "alarms: " + (", ".join(event.firing) if event.firing else "none firing")
-            text = (
+            self.show(
                 f"step {event.step}/{event.steps}  {event.weights}  "
                 f"bake {event.remaining:4.0f}s left  {healthy}  {alarms}"
             )
-            if self.live is not None:
-                self.line.plain = text
-                self.live.update(self.line)
             return
         if event.kind == "step":
             message = f"Step {event.step}/{event.steps}: shifted to {event.weights}"

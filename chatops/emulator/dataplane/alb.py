@@ -74,7 +74,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from chatops.emulator.dataplane import http
+from chatops.emulator.dataplane import cloudwatch, http
 from chatops.emulator.dataplane.control import ControlPlane, region_of
 
 log = logging.getLogger("chatops.alb")
@@ -280,10 +280,31 @@ class OutcomeLog:
             log.warning("could not write %s: %s", self.path, error)
 
 
+FAULTS_FILE = "faults.json"  # in the local directory: what `chatops local fault` writes
+
+
 @dataclass(frozen=True)
 class Fault:
     http_5xx_share: float = 0.0  # share of requests answered 500 instead of forwarded
     added_latency: float = 0.0  # seconds added before a request is forwarded
+
+
+def write_fault(path: Path, target_group: str, fault: Fault | None) -> dict[str, Fault]:
+    """Set (or with None, clear) the fault of one target group; returns all of them."""
+    try:
+        raw = json.loads(path.read_text())
+        current = {str(k): Fault(**v) for k, v in raw.items()}
+    except (OSError, ValueError, TypeError):
+        current = {}
+    if fault is None:
+        current.pop(target_group, None)
+    else:
+        current[target_group] = fault
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({k: asdict(v) for k, v in current.items()}, indent=2))
+    temporary.replace(path)
+    return current
 
 
 class Faults:
@@ -652,6 +673,31 @@ def read_routing(control: ControlPlane, load_balancer_arn: str) -> Routing | Non
     )
 
 
+def host_counts(routing: Routing) -> dict[str, tuple[int, int]]:
+    """(healthy, unhealthy) targets of each group, as HealthyHostCount and UnHealthyHostCount."""
+    return {
+        group.arn: (
+            sum(1 for t in group.targets if t.state == HEALTHY),
+            sum(1 for t in group.targets if t.state == UNHEALTHY),
+        )
+        for group in routing.groups
+    }
+
+
+async def publish_metrics(
+    balancer: LoadBalancer, metrics: cloudwatch.AlbMetrics, control: ControlPlane
+) -> None:
+    """The load balancer's CloudWatch metrics, every few seconds (see cloudwatch.py)."""
+    client = control.client("cloudwatch")
+    while True:
+        await asyncio.sleep(cloudwatch.PUBLISH_EVERY)
+        data = metrics.drain(host_counts(balancer.routing))
+        try:
+            await asyncio.to_thread(cloudwatch.publish, client, data)
+        except Exception as error:  # noqa: BLE001 - metrics must never stop the proxy
+            log.warning("could not publish metrics: %s", error)
+
+
 async def follow_control_plane(
     balancer: LoadBalancer,
     control: ControlPlane,
@@ -695,9 +741,10 @@ def install_uvloop() -> bool:
 async def serve(args: argparse.Namespace) -> int:
     control = ControlPlane(args.emulator, region_of(args.load_balancer) or "ap-northeast-2")
     outcomes = OutcomeLog(Path(args.outcomes)) if args.outcomes else None
+    metrics = cloudwatch.AlbMetrics(args.load_balancer)
     balancer = LoadBalancer(
         cookie_key=hashlib.sha256(b"chatops-alb:" + args.load_balancer.encode()).digest(),
-        observers=[outcomes] if outcomes else [],
+        observers=[metrics, *([outcomes] if outcomes else [])],
         faults=Faults(Path(args.faults) if args.faults else None),
     )
     balancer.port = args.port
@@ -718,8 +765,10 @@ async def serve(args: argparse.Namespace) -> int:
             outcomes.flush if outcomes else lambda: None,
         )
     )
+    publisher = asyncio.create_task(publish_metrics(balancer, metrics, control))
     await stop.wait()
     follower.cancel()
+    publisher.cancel()
     server.close()
     for upstream in list(balancer.upstreams):
         upstream.cut()

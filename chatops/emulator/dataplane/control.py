@@ -1,9 +1,10 @@
 """The data plane's side of the control plane: AWS clients on the emulator, its private
 endpoints and its generation counter.
 
-Every read the data plane makes carries the read header, so the emulator's generation
-grows only with requests that may change something; the reconcilers re-read the state
-when it grows (and every few seconds regardless).
+Every read the data plane makes (and its metric and alarm-state writes) carries the read
+header, so the emulator's generation grows only with requests that may change what the
+data plane runs; the reconcilers re-read the state when it grows (and every few seconds
+regardless).
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from botocore.config import Config
 from chatops.emulator.manager import GENERATION_PATH, PRIVATE_PREFIX, READ_HEADER, REGIONS_PATH
 
 _READ_PREFIXES = ("Describe", "List", "Get")
+# Writes that change nothing the data plane follows: the load balancer's metrics and
+# the alarm states they lead to must not wake every reconciler.
+_QUIET_WRITES = ("PutMetricData", "SetAlarmState")
 
 
 def _mark_reads(params: dict[str, Any], model: Any, **_: Any) -> None:
-    if model.name.startswith(_READ_PREFIXES):
+    if model.name.startswith(_READ_PREFIXES) or model.name in _QUIET_WRITES:
         params["headers"][READ_HEADER] = "1"
 
 

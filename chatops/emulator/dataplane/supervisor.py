@@ -10,7 +10,8 @@ moves, checked every 0.2 s, and every 5 s regardless) and converges:
 - target groups -> health checks of every registered target (`targets`);
 - replication groups -> a Redis server each (`elasticache`), as its child;
 - application load balancers -> a proxy process each (`alb`);
-- CloudFront distributions -> an edge process each (`cloudfront`).
+- CloudFront distributions -> an edge process each (`cloudfront`);
+- CloudWatch metric alarms -> evaluated from the metrics every few seconds (`cloudwatch`).
 
 Every process it starts is recorded in ``dataplane.json`` (see `state`) before anything
 else happens to it, so a supervisor that dies (even by SIGKILL) is replaced by one that
@@ -34,7 +35,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from chatops.emulator.dataplane import ecs, elasticache, targets
+from chatops.emulator.dataplane import alb, cloudwatch, ecs, elasticache, targets
 from chatops.emulator.dataplane import http as plumbing
 from chatops.emulator.dataplane.control import ControlPlane
 from chatops.emulator.dataplane.state import (
@@ -162,6 +163,7 @@ class Supervisor:
         self.record.supervisor_pid = os.getpid()
         self.record.supervisor_started_at = time.time()
         self.checker = targets.HealthChecker(self._report_health)
+        self.alarms = cloudwatch.AlarmEvaluator()
         self.metadata_port = 0
         self.ecs = ecs.EcsScheduler(
             control=self.control,
@@ -381,7 +383,7 @@ class Supervisor:
                         "--outcomes",
                         str(self.local_dir / "logs" / "alb" / f"{name}.outcomes.jsonl"),
                         "--faults",
-                        str(self.local_dir / "faults.json"),
+                        str(self.local_dir / alb.FAULTS_FILE),
                     ],
                     key,
                     detail,
@@ -497,6 +499,16 @@ class Supervisor:
             except Exception as error:  # noqa: BLE001 - logged; tried again at the next pass
                 log.warning("reconciling %s failed: %s", name, error)
 
+    async def _evaluate_alarms(self) -> None:
+        try:
+            for region in await asyncio.to_thread(self.control.regions):
+                client = self.control.client("cloudwatch", region)
+                changes = await asyncio.to_thread(self.alarms.evaluate, client)
+                for name, state, reason in changes:
+                    log.info("alarm %s -> %s: %s", name, state, reason)
+        except Exception as error:  # noqa: BLE001 - logged; evaluated again soon
+            log.warning("evaluating alarms failed: %s", error)
+
     async def _reconcile_targets(self, regions: list[str], view: ecs.EcsView) -> None:
         checks, infos = await asyncio.to_thread(read_target_groups, self.control, regions)
         self.checker.sync(checks)
@@ -567,6 +579,8 @@ class Supervisor:
                 if now - last_tick >= TICK:
                     await self.ecs.tick()
                     last_tick = now
+                if self.alarms.due():
+                    await self._evaluate_alarms()
                 if self._dirty:
                     self.save()
                 try:
