@@ -367,34 +367,35 @@ def test_an_unknown_architecture_is_refused() -> None:
 IMAGE = "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/chatapp-dev:0a1b2c3d4e5f"
 
 
+LOGIN = Credentials("123456789012.dkr.ecr.ap-northeast-2.amazonaws.com", "AWS", "pw")
+
+
 @pytest.mark.parametrize(
-    ("name", "build", "push"),
+    ("name", "build", "login", "push"),
     [
         (
             "docker",
             ["/bin/docker", "build", "--platform", "linux/arm64"],
-            ["/bin/docker", "--config", "/auth", "push", IMAGE],
+            ["/bin/docker", "login", "--username", "AWS", "--password-stdin", LOGIN.registry],
+            ["/bin/docker", "push", IMAGE],
         ),
         (
             "podman",
             ["/bin/podman", "build", "--platform", "linux/arm64", "--format", "docker"],
-            ["/bin/podman", "push", "--authfile", "/auth/config.json", IMAGE],
+            ["/bin/podman", "login", "--username", "AWS", "--password-stdin", LOGIN.registry],
+            ["/bin/podman", "push", IMAGE],
         ),
         (
             "buildah",
             ["/bin/buildah", "build", "--platform", "linux/arm64", "--format", "docker"],
-            [
-                "/bin/buildah",
-                "push",
-                "--authfile",
-                "/auth/config.json",
-                IMAGE,
-                f"docker://{IMAGE}",
-            ],
+            None,  # no login: the push reads a temporary auth file
+            ["/bin/buildah", "push", "--authfile", "/auth/config.json", IMAGE, f"docker://{IMAGE}"],
         ),
     ],
 )
-def test_build_and_push_arguments(name: str, build: list[str], push: list[str]) -> None:
+def test_build_login_and_push_arguments(
+    name: str, build: list[str], login: list[str] | None, push: list[str]
+) -> None:
     builder = Builder(name, f"/bin/{name}")
     args = builder.build_args(
         IMAGE, Path("/src/app"), platform="linux/arm64", build_args={"BASE_IMAGE": "base:1"}
@@ -409,18 +410,37 @@ def test_build_and_push_arguments(name: str, build: list[str], push: list[str]) 
         "BASE_IMAGE=base:1",
         "/src/app",
     ]
+    assert builder.login_args(LOGIN) == login
     assert builder.push_args(IMAGE, Path("/auth")) == push
+    assert all("pw" not in arg for arg in [*(login or []), *push])  # the password: stdin only
 
 
 def test_a_registry_without_tls_is_pushed_to_only_when_asked() -> None:
     buildah = Builder("buildah", "buildah").push_args("127.0.0.1:5000/a:1", Path("/a"))
     assert "--tls-verify=false" not in buildah
-    insecure = Builder("podman", "podman").push_args(
-        "127.0.0.1:5000/a:1", Path("/a"), tls_verify=False
-    )
-    assert insecure == ["podman", "push", "--authfile", "/a/config.json", "--tls-verify=false"] + [
-        "127.0.0.1:5000/a:1"
+    podman = Builder("podman", "podman")
+    assert podman.push_args("127.0.0.1:5000/a:1", Path("/a"), tls_verify=False) == [
+        "podman",
+        "push",
+        "--tls-verify=false",
+        "127.0.0.1:5000/a:1",
     ]
+    plain = Credentials("127.0.0.1:5000", "u", "p", tls_verify=False)
+    assert podman.login_args(plain) == [
+        "podman", "login", "--username", "u", "--password-stdin", "--tls-verify=false",
+        "127.0.0.1:5000",
+    ]  # fmt: skip
+
+
+def test_a_secret_goes_to_the_command_on_stdin(tmp_path: Path) -> None:
+    lines: list[str] = []
+    Builder("docker", "/bin/sh").run(
+        ["/bin/sh", "-c", "read secret; echo got ${#secret} characters"],
+        what="login",
+        on_line=lines.append,
+        secret_input="s3cret\n",
+    )
+    assert lines == ["got 6 characters"]
 
 
 def test_a_failing_builder_command_reports_its_last_line(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """Image builders: docker, podman or buildah, whichever this machine has, in that order.
 
-Each builds `app/Dockerfile` for one platform and pushes the result with credentials
-from a temporary auth file (the format all three read), so no login is left behind.
-Settings a builder reads from its environment are left to it: buildah in a container,
-for one, needs `STORAGE_DRIVER=vfs` and `BUILDAH_ISOLATION=chroot`.
+Each builds `app/Dockerfile` for one platform and pushes the result. Docker and Podman
+log in first (`login --password-stdin`, as the usual ECR recipe does: the login is
+theirs to keep, and reaches the daemon of the current Docker context or the Podman
+machine); Buildah, always local, reads the credentials from a temporary auth file for
+the push alone. Settings a builder reads from its environment are left to it: buildah
+in a container, for one, needs `STORAGE_DRIVER=vfs` and `BUILDAH_ISOLATION=chroot`.
 """
 
 from __future__ import annotations
@@ -72,13 +74,23 @@ class Builder:
             args += ["--build-arg", f"{name}={value}"]
         return [*args, str(context)]
 
+    def login_args(self, credentials: Credentials) -> list[str] | None:
+        """Log in to the registry, the password on stdin; None: buildah needs no login."""
+        if self.name == "buildah":
+            return None
+        args = [self.path, "login", "--username", credentials.username, "--password-stdin"]
+        if self.name == "podman" and not credentials.tls_verify:
+            args.append("--tls-verify=false")
+        return [*args, credentials.registry]
+
     def push_args(self, image: str, auth_dir: Path, *, tls_verify: bool = True) -> list[str]:
-        """Push the local `image` to its registry with the credentials in `auth_dir`."""
+        """Push the local `image` to its registry (buildah: with the login in `auth_dir`)."""
         if self.name == "docker":
-            # The client reads <dir>/config.json; which registries may be plain HTTP is the
-            # daemon's setting (127.0.0.0/8 always may).
-            return [self.path, "--config", str(auth_dir), "push", image]
-        args = [self.path, "push", "--authfile", str(auth_dir / "config.json")]
+            # Which registries may be plain HTTP is the daemon's setting (127.0.0.0/8 may).
+            return [self.path, "push", image]
+        args = [self.path, "push"]
+        if self.name == "buildah":
+            args += ["--authfile", str(auth_dir / "config.json")]
         if not tls_verify:
             args.append("--tls-verify=false")
         args.append(image)
@@ -86,12 +98,22 @@ class Builder:
             args.append(f"docker://{image}")
         return args
 
-    def run(self, args: Sequence[str], *, what: str, on_line: LineHandler | None = None) -> None:
-        """Run a builder command, streaming its output; BuildFailed with its last lines."""
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        what: str,
+        on_line: LineHandler | None = None,
+        secret_input: str | None = None,
+    ) -> None:
+        """Run a builder command, streaming its output; BuildFailed with its last lines.
+
+        `secret_input` goes to its stdin (a password), never into its arguments.
+        """
         tail: deque[str] = deque(maxlen=20)
         process = subprocess.Popen(
             list(args),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if secret_input is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -99,6 +121,10 @@ class Builder:
             bufsize=1,
         )
         assert process.stdout is not None
+        if secret_input is not None:
+            assert process.stdin is not None
+            process.stdin.write(secret_input)
+            process.stdin.close()
         try:
             for raw in process.stdout:
                 line = raw.rstrip("\n")
@@ -200,6 +226,9 @@ def build_and_push(
         what="build",
         on_line=on_line,
     )
+    login = builder.login_args(credentials)
+    if login is not None:
+        builder.run(login, what="login", on_line=on_line, secret_input=credentials.password)
     with auth_directory(credentials) as directory:
         builder.run(
             builder.push_args(image, directory, tls_verify=credentials.tls_verify),

@@ -1,8 +1,8 @@
 """The registry a release goes to: the stack's ECR repository, logged in through the API.
 
-`GetAuthorizationToken` gives a registry password valid for 12 hours; it goes into a
-temporary auth file the builder reads for the push, deleted right after, so no
-`aws ecr get-login-password | docker login` step and no login left on the machine.
+`GetAuthorizationToken` gives a registry password valid for 12 hours, so there is no
+`aws ecr get-login-password` step: Docker and Podman get it on stdin (`login
+--password-stdin`), Buildah in a temporary auth file deleted after the push.
 """
 
 from __future__ import annotations
