@@ -229,6 +229,12 @@ def build_and_push(
     login = builder.login_args(credentials)
     if login is not None:
         builder.run(login, what="login", on_line=on_line, secret_input=credentials.password)
+        builder.run(
+            builder.push_args(image, Path(), tls_verify=credentials.tls_verify),
+            what="push",
+            on_line=on_line,
+        )
+        return
     with auth_directory(credentials) as directory:
         builder.run(
             builder.push_args(image, directory, tls_verify=credentials.tls_verify),
