@@ -83,13 +83,15 @@ class Builder:
             args.append("--tls-verify=false")
         return [*args, credentials.registry]
 
-    def push_args(self, image: str, auth_dir: Path, *, tls_verify: bool = True) -> list[str]:
+    def push_args(
+        self, image: str, auth_dir: Path | None = None, *, tls_verify: bool = True
+    ) -> list[str]:
         """Push the local `image` to its registry (buildah: with the login in `auth_dir`)."""
         if self.name == "docker":
             # Which registries may be plain HTTP is the daemon's setting (127.0.0.0/8 may).
             return [self.path, "push", image]
         args = [self.path, "push"]
-        if self.name == "buildah":
+        if self.name == "buildah" and auth_dir is not None:
             args += ["--authfile", str(auth_dir / "config.json")]
         if not tls_verify:
             args.append("--tls-verify=false")
@@ -230,7 +232,7 @@ def build_and_push(
     if login is not None:
         builder.run(login, what="login", on_line=on_line, secret_input=credentials.password)
         builder.run(
-            builder.push_args(image, Path(), tls_verify=credentials.tls_verify),
+            builder.push_args(image, tls_verify=credentials.tls_verify),
             what="push",
             on_line=on_line,
         )
