@@ -27,6 +27,10 @@ pytestmark = pytest.mark.terraform
 
 runner = CliRunner()
 HACKATHON = "terraform/profiles/hackathon.tfvars"
+# Both colours released (an unreleased colour runs no task): the stack the demo runs.
+REPOSITORY = "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/chatapp-dev"
+RELEASED = {"blue_image": f"{REPOSITORY}:v1", "green_image": f"{REPOSITORY}:v2"}
+RELEASED_ARGS = [arg for name, value in RELEASED.items() for arg in ("--var", f"{name}={value}")]
 
 
 def fixture_total(name: str) -> float:
@@ -47,9 +51,9 @@ def test_cost_local_prices_the_default_and_the_hackathon_profile(
     chatops_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(ROOT)  # the profile is given as a path relative to the checkout
-    default = cost()
+    default = cost(*RELEASED_ARGS)
     assert default["monthly_fixed"] == 131.01 == fixture_total("default")
-    profile = cost("--var-file", HACKATHON)
+    profile = cost("--var-file", HACKATHON, *RELEASED_ARGS)
     assert profile["monthly_fixed"] == 54.48 == fixture_total("hackathon") < 70
     assert {r["address"] for r in default["resources"]} - {
         r["address"] for r in profile["resources"]
@@ -58,7 +62,7 @@ def test_cost_local_prices_the_default_and_the_hackathon_profile(
     # The same profile as a saved plan, shown through terraform on the same target.
     target, _ = local_target(load_project(TERRAFORM_DIR), region=None)
     stack = Stack(target)
-    saved = stack.plan({}, [ROOT / HACKATHON]).path
+    saved = stack.plan(RELEASED, [ROOT / HACKATHON]).path
     copy = tmp_path / "hackathon.tfplan"
     shutil.move(saved, copy)
     assert cost("--plan-file", str(copy))["monthly_fixed"] == 54.48

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from chatops.emulator import patches
-from chatops.errors import UsageError
+from chatops.errors import ChatopsError, UsageError
 from chatops.traffic import (
     COLOURS,
     Endpoints,
@@ -117,7 +117,9 @@ def aws() -> Iterator[Callable[[str], Any]]:
         yield lambda service: boto3.client(service, region_name=REGION)
 
 
-def build_stack(aws: Callable[[str], Any], desired: dict[str, int]) -> Endpoints:
+def build_stack(
+    aws: Callable[[str], Any], desired: dict[str, int], images: dict[str, str] | None = None
+) -> Endpoints:
     """The traffic-relevant part of the stack: ALB, listener, two target groups, services."""
     elbv2, ecs, cloudwatch = aws("elbv2"), aws("ecs"), aws("cloudwatch")
     vpc, subnets, group = create_network(aws("ec2"))
@@ -154,7 +156,13 @@ def build_stack(aws: Callable[[str], Any], desired: dict[str, int]) -> Endpoints
             requiresCompatibilities=["FARGATE"],
             cpu="256",
             memory="512",
-            containerDefinitions=[{"name": "app", "image": f"chat:{colour}", "essential": True}],
+            containerDefinitions=[
+                {
+                    "name": "app",
+                    "image": (images or {}).get(colour, f"chat:{colour}"),
+                    "essential": True,
+                }
+            ],
         )
         ecs.create_service(
             cluster="chat-cluster",
@@ -617,3 +625,13 @@ def test_the_status_table_keeps_one_line_per_colour_in_80_columns(aws, control) 
     assert len(rows) == 2, lines
     assert all(len(line) <= 80 for line in lines)
     assert "2/2 healthy" in rows[0] and "90%" in rows[0]
+
+
+def test_scale_refuses_a_colour_nothing_was_released_to(aws, tmp_path) -> None:
+    endpoints = build_stack(aws, {"blue": 1, "green": 0}, images={"green": "chat:unreleased"})
+    control = TrafficControl(endpoints, aws, tmp_path / "t.json", tmp_path / "w.json")
+    with pytest.raises(ChatopsError, match="green has no released version yet"):
+        scale(control, "green", 1, sleep=no_wait)
+    assert service_counts(aws, control, "green") == (0, 0)
+    assert read_live_variables(control.weights_path) == {}
+    assert scale(control, "green", 0, sleep=no_wait).changed is False  # 0 is always fine

@@ -21,6 +21,8 @@ from chatops.traffic.weights import Colour, other
 
 # The ecs module's validation of desired counts.
 MAX_TASKS = 10
+# The tag a colour's image has until a first release (terraform/main.tf).
+UNRELEASED = "unreleased"
 
 
 class DrainIncomplete(ChatopsError):
@@ -77,6 +79,12 @@ def set_desired_count(
             "deploy the stack first with `chatops deploy`",
         )
     before = int(found[0].get("desiredCount", 0))
+    if count > 0 and control.colour_health(colour, with_connections=False).version == UNRELEASED:
+        raise ChatopsError(
+            f"{colour} has no released version yet: its tasks would pull an image that does "
+            "not exist",
+            f"release one first: chatops release --to {colour}",
+        )
     if before != count:
         ecs.update_service(cluster=cluster, service=service, desiredCount=count)
     record_live_variables(control.weights_path, **{f"{colour}_desired_count": count})

@@ -174,7 +174,9 @@ def test_status_after_deploy(home: Path, deployment: dict[str, Any]) -> None:
     for colour in ("blue", "green"):
         assert status["colours"][colour]["targets"]["healthy"] == 1
         assert status["colours"][colour]["tasks"] == {"running": 1, "desired": 1, "pending": 0}
-        assert status["colours"][colour]["image"].endswith(f"chatapp-dev:{colour}")
+        image, version = status["colours"][colour]["image"], status["colours"][colour]["version"]
+        assert image == f"localhost/chatapp:{version}"  # deploy --local: a snapshot of app/
+    assert status["colours"]["blue"]["version"] == status["colours"]["green"]["version"]
     assert len(status["alarms"]) == 8 and status["alarms_firing"] == []
 
 
