@@ -587,6 +587,37 @@ def test_a_new_task_definition_starts_a_new_primary_deployment(aws) -> None:
         assert [(d["status"], d["rolloutState"]) for d in deployments] == [("PRIMARY", "COMPLETED")]
 
 
+def test_a_deployment_the_circuit_breaker_failed_is_described_as_failed(aws) -> None:
+    with patches.patched(without=("ecs-simulated-tasks",)):
+        ecs, _, _ = _service(aws, desired=1)
+        service = ecs.describe_services(cluster="chat", services=["chat-service-blue"])["services"][
+            0
+        ]
+        reason = "ECS deployment circuit breaker: 3 task(s) failed to start or to become healthy"
+        patches.report_tasks(
+            {
+                "Services": [
+                    {
+                        "ServiceArn": service["serviceArn"],
+                        "Tasks": [],
+                        "Deployments": [
+                            {
+                                "taskDefinition": service["taskDefinition"],
+                                "failedTasks": 3,
+                                "failure": reason,
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
+        (deployment,) = ecs.describe_services(cluster="chat", services=["chat-service-blue"])[
+            "services"
+        ][0]["deployments"]
+        assert (deployment["failedTasks"], deployment["rolloutState"]) == (3, "FAILED")
+        assert deployment["rolloutStateReason"] == reason
+
+
 # --- S3 ---------------------------------------------------------------------------------
 
 

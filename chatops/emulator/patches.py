@@ -760,11 +760,18 @@ def _refresh_deployments(service: Any) -> None:
             desiredCount=service.desired_count if is_primary else 0,
             updatedAt=utcnow(),
         )
+        reported = getattr(service, "chatops_deployments", {}).get(
+            str(deployment.get("taskDefinition")), {}
+        )
+        deployment["failedTasks"] = int(reported.get("failedTasks") or 0)
         done = is_primary and running >= service.desired_count and not others
         deployment["rolloutState"] = "COMPLETED" if done or not is_primary else "IN_PROGRESS"
         deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} " + (
             "completed." if deployment["rolloutState"] == "COMPLETED" else "in progress."
         )
+        if is_primary and reported.get("failure"):
+            deployment["rolloutState"] = "FAILED"
+            deployment["rolloutStateReason"] = str(reported["failure"])
     service.deployments = [d for d in (primary, *others) if d is not None]
 
 
@@ -785,6 +792,9 @@ def report_tasks(body: dict[str, Any]) -> dict[str, Any]:
                     task[field] = _timestamp(task[field])
             tasks.append(task)
         service.chatops_tasks = tasks
+        service.chatops_deployments = {
+            str(d.get("taskDefinition")): d for d in report.get("Deployments", [])
+        }
         service.running_count = sum(1 for t in tasks if t["lastStatus"] == "RUNNING")
         service.pending_count = sum(1 for t in tasks if t["lastStatus"] in _PENDING_STATES)
         _refresh_deployments(service)

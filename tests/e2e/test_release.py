@@ -166,3 +166,31 @@ def test_blue_comes_back_for_the_modules_after_this_one(
     assert hello(stack.ws_url())["colour"] == "blue"
     status = json.loads(ok(stack, "status", "--local", "--json"))
     assert status["colours"]["green"]["version"] == content_id(changed_checkout / "app")
+
+
+def test_a_broken_release_trips_the_circuit_breaker_and_rolls_back(
+    stack: LocalStack, changed_checkout: Path, tmp_path: Path
+) -> None:
+    """A version whose tasks exit at once: ECS's deployment circuit breaker (on in the ecs
+    module, with rollback) fails the deployment after 3 failed tasks and puts the service
+    back on the task definition that worked; the release reports it and exits 1."""
+    broken = tmp_path / "broken"
+    shutil.copytree(changed_checkout, broken)
+    (broken / "app" / "chatapp" / "__main__.py").write_text(
+        "import sys\n\nsys.exit('this version cannot start')\n"
+    )
+    working = content_id(changed_checkout / "app")
+    result = stack.cli(
+        "release", "--local", "--dir", str(broken / "terraform"), "--yes", "--timeout", "180"
+    )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "circuit breaker" in result.stderr
+    status = json.loads(ok(stack, "status", "--local", "--json"))
+    green = status["colours"]["green"]
+    assert green["version"] == working  # rolled back to what worked
+    assert green["targets"]["healthy"] == 1 and status["weights"] == {"blue": 100, "green": 0}
+
+    # Releasing the working version again puts the records and Terraform back in step.
+    ok(stack, "release", "--local", "--dir", str(changed_checkout / "terraform"), "--yes")
+    plan = stack.cli("plan", "--local")
+    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]

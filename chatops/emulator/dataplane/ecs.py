@@ -22,12 +22,16 @@ Reproduces, for every service in the emulator:
   the container's ``stopTimeout`` (30 s when unset);
 - the task metadata endpoint v4 (``$ECS_CONTAINER_METADATA_URI_V4`` and ``/task``),
   so a task finds its own target (127.0.0.1, its port) as on AWS;
-- runningCount, pendingCount, deployments, ListTasks and DescribeTasks in the emulator
-  come from these tasks (the `ecs-task-state` patch).
+- the deployment circuit breaker: a deployment whose tasks fail to start, exit, or fail
+  their health checks as often as half the desired count (at least 3, at most 200) is
+  FAILED, and with rollback the service goes back to the last task definition that
+  completed (an UpdateService, as ECS makes it); without, it starts no more tasks;
+- runningCount, pendingCount, deployments (with failedTasks and rolloutState), ListTasks
+  and DescribeTasks in the emulator come from these tasks (the `ecs-task-state` patch).
 
 Leaves out: containers other than the essential ``app`` one (sidecars such as the X-Ray
 daemon are not run), CPU and memory limits, the read-only root filesystem and the
-container user, capacity providers and placement, the circuit breaker, exec. When a
+container user, capacity providers and placement, exec. When a
 service is deleted (a destroy) its tasks get SIGTERM at once and SIGKILL 5 s later:
 their target groups go with them, so there is nothing to drain through.
 """
@@ -156,6 +160,13 @@ class ServiceSpec:
     min_percent: int
     grace_period: float
     load_balancers: tuple[LoadBalancerLink, ...]
+    circuit_breaker: bool = False
+    rollback: bool = False
+
+    @property
+    def failure_threshold(self) -> int:
+        """ECS's circuit breaker: half the desired count, at least 3, at most 200."""
+        return min(200, max(3, math.ceil(self.desired / 2)))
 
     @classmethod
     def from_description(cls, service: Mapping[str, Any], region: str) -> ServiceSpec:
@@ -171,6 +182,8 @@ class ServiceSpec:
             max_percent=int(deployment.get("maximumPercent") or 200),
             min_percent=int(deployment.get("minimumHealthyPercent") or 100),
             grace_period=float(service.get("healthCheckGracePeriodSeconds") or 0),
+            circuit_breaker=bool((deployment.get("deploymentCircuitBreaker") or {}).get("enable")),
+            rollback=bool((deployment.get("deploymentCircuitBreaker") or {}).get("rollback")),
             load_balancers=tuple(
                 LoadBalancerLink(
                     lb["targetGroupArn"], lb.get("containerName", ""), int(lb["containerPort"])
@@ -523,6 +536,11 @@ class EcsScheduler:
         self.groups: dict[str, GroupInfo] = {}
         self.read_ok = False
         self.failures: dict[str, tuple[int, float]] = {}  # service -> (count, retry after)
+        # The circuit breaker: tasks of each (service, task definition) that failed, the
+        # deployments it failed, and each service's last task definition that completed.
+        self.failed_tasks: dict[tuple[str, str], int] = {}
+        self.failed_deployments: dict[tuple[str, str], str] = {}
+        self.completed: dict[str, str] = {}
         self._starting: set[str] = set()
         self._dirty: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
@@ -575,6 +593,7 @@ class EcsScheduler:
             if task.desired_status == RUNNING:
                 log.warning("task %s (%s) exited on its own", task.id, task.service_name)
                 self._note_failure(task.service_arn, now, started=task.started_at is not None)
+                self._count_failed(task.service_arn, task.definition_arn)
                 await self._deregister(task)
             self.table.remove(task.id)
             self._dirty.add(task.service_arn)
@@ -590,6 +609,7 @@ class EcsScheduler:
                 self._spawn_background(self._register(task))
             elif now - task.created_at > START_TIMEOUT:
                 self._stop(task, "Task failed to start: the container did not listen", now, 0)
+                self._count_failed(task.service_arn, task.definition_arn)
             return
         if task.state == DEACTIVATING and task.sigterm_at is not None and now >= task.sigterm_at:
             self._signal(task, signal.SIGTERM)
@@ -633,10 +653,13 @@ class EcsScheduler:
             if self._unhealthy(task) and now - started >= spec.grace_period:
                 groups = ", ".join(arn.rsplit("/", 2)[-2] for arn in task.targets)
                 self._stop(task, f"Task failed ELB health checks in (target-group {groups})", now)
+                self._count_failed(spec.arn, task.definition_arn)
         live = [
             TaskView(t.id, t.definition_arn, t.started_at or t.created_at, self._serving(t))
             for t in self.table.live(spec.arn)
         ]
+        if self._breaker_tripped(spec, live):
+            return
         plan = plan_service(spec, live)
         for task_id in plan.stop:
             task = self.table.tasks[task_id]
@@ -645,6 +668,48 @@ class EcsScheduler:
         if plan.start and spec.arn not in self._starting and now >= retry_after:
             self._starting.add(spec.arn)
             self._spawn_background(self._start(spec, plan.start))
+
+    def _count_failed(self, service_arn: str, definition_arn: str) -> None:
+        key = (service_arn, definition_arn)
+        self.failed_tasks[key] = self.failed_tasks.get(key, 0) + 1
+        self._dirty.add(service_arn)
+
+    def _breaker_tripped(self, spec: ServiceSpec, live: list[TaskView]) -> bool:
+        """ECS's deployment circuit breaker; True when this deployment starts nothing more.
+
+        A deployment whose tasks failed as often as the threshold is FAILED: with
+        rollback, the service goes back to the last task definition that completed (an
+        UpdateService, as ECS makes it); without, no new task is started for it.
+        """
+        key = (spec.arn, spec.task_definition_arn)
+        serving = [t for t in live if t.serving and t.definition == spec.task_definition_arn]
+        if len(serving) >= spec.desired and len(live) == len(serving):
+            self.completed[spec.arn] = spec.task_definition_arn
+        if key in self.failed_deployments:
+            return not spec.rollback
+        failed = self.failed_tasks.get(key, 0)
+        if not spec.circuit_breaker or failed < spec.failure_threshold:
+            return False
+        previous = self.completed.get(spec.arn)
+        reason = (
+            f"ECS deployment circuit breaker: {failed} task(s) failed to start or to become healthy"
+        )
+        if spec.rollback and previous and previous != spec.task_definition_arn:
+            reason += f"; rolling back to {previous.rsplit('/', 1)[-1]}"
+            self._spawn_background(
+                self._call(
+                    "ecs",
+                    spec.region,
+                    "update_service",
+                    cluster=spec.cluster_arn,
+                    service=spec.arn,
+                    taskDefinition=previous,
+                )
+            )
+        log.warning("%s: %s", spec.name, reason)
+        self.failed_deployments[key] = reason
+        self._dirty.add(spec.arn)
+        return not spec.rollback
 
     def _note_failure(self, service_arn: str, now: float, *, started: bool) -> None:
         count, _ = self.failures.get(service_arn, (0, 0.0))
@@ -718,12 +783,12 @@ class EcsScheduler:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _call(self, service: str, region: str, operation: str, **kwargs: Any) -> Any:
-        client = self.control.client(service, region)
+    async def _call(self, api: str, region: str, operation: str, **kwargs: Any) -> Any:
+        client = self.control.client(api, region)
         try:
             return await asyncio.to_thread(getattr(client, operation), **kwargs)
         except Exception as error:  # noqa: BLE001 - logged; the next reconcile retries
-            log.warning("%s %s failed: %s", service, operation, error)
+            log.warning("%s %s failed: %s", api, operation, error)
             return None
 
     async def _register(self, task: LocalTask) -> None:
@@ -774,6 +839,7 @@ class EcsScheduler:
         if source is not None and not (source / "chatapp").is_dir():
             log.error("task of %s cannot start: no chatapp package in %s", spec.name, source)
             self._note_failure(spec.arn, now, started=False)
+            self._count_failed(spec.arn, spec.task_definition_arn)
             return False
         redis_port = None
         redis_host = next(
@@ -792,6 +858,7 @@ class EcsScheduler:
         except Exception as error:  # noqa: BLE001 - ECS fails the task the same way
             log.error("task of %s cannot read its secrets: %s", spec.name, error)
             self._note_failure(spec.arn, now, started=False)
+            self._count_failed(spec.arn, spec.task_definition_arn)
             return False
         task_id = new_task_id()
         port = choose_port(None)
@@ -838,6 +905,15 @@ class EcsScheduler:
             {
                 "ServiceArn": arn,
                 "Tasks": [t.describe() for t in self.table.of_service(arn)],
+                "Deployments": [
+                    {
+                        "taskDefinition": definition,
+                        "failedTasks": count,
+                        "failure": self.failed_deployments.get((service, definition)),
+                    }
+                    for (service, definition), count in self.failed_tasks.items()
+                    if service == arn
+                ],
             }
             for arn in dirty
         ]
