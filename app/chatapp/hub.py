@@ -2,7 +2,7 @@
 
 Who is subscribed where, per node (as centrifuge's hub.go): rooms map to the local
 connections that joined them. Delivery encodes a frame once and writes it to every
-member with `websockets.broadcast` (no per-connection task, no per-connection queue).
+member (`write_frame`: no per-connection task, no per-connection queue).
 Per connection and room a `SeqTracker` remembers which seqs were delivered, so a
 message arriving twice (live and replayed, or from Redis and a re-sync) goes out once.
 
@@ -19,6 +19,8 @@ from collections import deque
 
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.protocol import OPEN
 
 from chatapp import protocol
 from chatapp.logs import log
@@ -35,6 +37,25 @@ PACE_TIMEOUT = 10.0
 # Live messages held for a member while its replay is read (then delivered in order).
 MAX_PENDING = 1000
 CLOSE_WAIT = 5.0
+
+
+def write_frame(connections: list[ServerConnection], text: str) -> None:
+    """Write one text frame to each open connection, framed once for all of them.
+
+    A server's frames are unmasked and no extension is negotiated (no compression), so
+    every connection gets the same bytes (as gorilla's PreparedMessage): a large room
+    costs one transport write per member instead of websockets' framing per member.
+    Writes follow whatever `ws.send` wrote before, as `broadcast` does.
+    """
+    data = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+    framed_by_websockets: list[ServerConnection] = []
+    for ws in connections:
+        if ws.protocol.extensions:
+            framed_by_websockets.append(ws)
+        elif ws.protocol.state is OPEN and ws.send_in_progress is None:
+            ws.transport.write(data)
+    if framed_by_websockets:
+        broadcast(framed_by_websockets, text)
 
 
 class SeqTracker:
@@ -57,11 +78,11 @@ class SeqTracker:
         return seq <= self.watermark or (self.above is not None and seq in self.above)
 
     def add(self, seq: int) -> bool:
-        if self.seen(seq):
-            return False
-        if seq == self.watermark + 1 and not self.above:
+        if seq == self.watermark + 1 and self.above is None:
             self.watermark = seq
             return True
+        if self.seen(seq):
+            return False
         above = self.above if self.above is not None else set()
         above.add(seq)
         while self.watermark + 1 in above:
@@ -161,7 +182,7 @@ class Client:
     def send(self, frame: str) -> bool:
         if not self.writable():
             return False
-        broadcast((self.ws,), frame)
+        write_frame([self.ws], frame)
         return True
 
     async def send_paced(self, frame: str) -> bool:
@@ -275,12 +296,10 @@ class Hub:
                 else:
                     membership.pending.append(message)
                 continue
-            if membership.tracker.seen(message.seq) or not client.writable():
-                continue
-            membership.tracker.add(message.seq)
-            targets.append(client.ws)
+            if client.writable() and membership.tracker.add(message.seq):
+                targets.append(client.ws)
         if targets:
-            broadcast(targets, protocol.message_frame(message, replay=False))
+            write_frame(targets, protocol.message_frame(message, replay=False))
         return len(targets)
 
     def broadcast(self, name: str, frame: str, exclude: Client | None = None) -> int:
@@ -294,7 +313,7 @@ class Hub:
             if client is not exclude and membership.pending is None and client.writable()
         ]
         if targets:
-            broadcast(targets, frame)
+            write_frame(targets, frame)
         return len(targets)
 
     def resync_point(self, name: str) -> int | None:

@@ -1,12 +1,17 @@
-"""Delivered-seq tracking, settled seqs and the rate limits: pure logic."""
+"""Delivered-seq tracking, one framing written to many connections, settled seqs and the
+rate limits."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from chatapp.hub import SeqTracker
+from chatapp.hub import SeqTracker, write_frame
 from chatapp.protocol import Message
 from chatapp.ratelimit import TokenBucket, Violations
 from chatapp.recovery import SETTLE_MS, settled_seq
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
 
 
 @pytest.mark.parametrize(
@@ -107,3 +112,34 @@ def test_the_settled_seq_skips_only_seqs_that_will_never_exist(
 ) -> None:
     messages = [stored(seq, ts) for seq, ts in replay]
     assert settled_seq(after, messages, upto, NOW) == settled
+
+
+async def _frames_written_to(compression: str | None) -> list[str]:
+    """What clients of a server with `compression` read after `write_frame` to them all."""
+    connected: list[ServerConnection] = []
+    ready = asyncio.Event()
+
+    async def handler(ws: ServerConnection) -> None:
+        connected.append(ws)
+        if len(connected) == 3:
+            ready.set()
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, compression=compression) as server:
+        port = server.sockets[0].getsockname()[1]
+        clients = [
+            await connect(f"ws://127.0.0.1:{port}", compression=compression) for _ in range(3)
+        ]
+        await asyncio.wait_for(ready.wait(), 5)
+        write_frame(connected, '{"type":"message","text":"héllo <b>"}')
+        write_frame(connected, "second")
+        received = [await asyncio.wait_for(c.recv(), 5) for c in clients for _ in range(2)]
+        for client in clients:
+            await client.close()
+        return [str(text) for text in received]
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+def test_one_framing_reaches_every_member_intact(compression: str | None) -> None:
+    received = asyncio.run(_frames_written_to(compression))
+    assert received == ['{"type":"message","text":"héllo <b>"}', "second"] * 3
