@@ -18,7 +18,7 @@ side by side with the ratio chat server / peer:
 Prints figures, asserts nothing: on a shared machine they are indicative only.
 
     python benchmarks/chat_server.py [--connections 5000] [--room-size 1000]
-        [--rates 10,20,40,80] [--step-seconds 10] [--servers chatapp,socketio] [--json]
+        [--rates 10,20,40,80,120] [--step-seconds 10] [--servers chatapp,socketio] [--json]
 """
 
 from __future__ import annotations
@@ -495,7 +495,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--room-size", type=int, default=1000, help="members of the fan-out room")
     parser.add_argument(
         "--rates",
-        default="10,20,40,80",
+        default="10,20,40,80,120",
         help="messages per second into the room, one step each (comma-separated)",
     )
     parser.add_argument("--step-seconds", type=float, default=10.0, help="duration of each rate")
