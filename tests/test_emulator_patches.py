@@ -618,6 +618,188 @@ def test_a_deployment_the_circuit_breaker_failed_is_described_as_failed(aws) -> 
         assert deployment["rolloutStateReason"] == reason
 
 
+# --- DynamoDB --------------------------------------------------------------------------
+
+
+def _messages_table(dynamodb: Any, rooms: int, per_room: int) -> None:
+    dynamodb.create_table(
+        TableName="messages",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "roomId", "AttributeType": "S"},
+            {"AttributeName": "timestamp", "AttributeType": "N"},
+            {"AttributeName": "userId", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "roomId", "KeyType": "HASH"},
+            {"AttributeName": "timestamp", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "userId-timestamp-index",
+                "KeySchema": [
+                    {"AttributeName": "userId", "KeyType": "HASH"},
+                    {"AttributeName": "timestamp", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for index in range(per_room):
+        for room in range(rooms):
+            dynamodb.put_item(
+                TableName="messages",
+                Item={
+                    "roomId": {"S": f"room-{room}"},
+                    # Interleaved, out of order, and two in one millisecond.
+                    "timestamp": {"N": f"{1000 + (index * 7919) % per_room}.{room:03d}"},
+                    "userId": {"S": f"user-{index % 3}"},
+                    "text": {"S": f"{room}/{index}"},
+                },
+            )
+
+
+def _query_all(dynamodb: Any, **kwargs: Any) -> list[Any]:
+    pages = dynamodb.get_paginator("query").paginate(TableName="messages", **kwargs)
+    return [[item["text"]["S"] for item in page["Items"]] for page in pages]
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_query_reads_its_partition_and_answers_as_before(aws, monkeypatch, applied) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    room = {":room": {"S": "room-1"}}
+
+    def scenario() -> tuple[list[Any], int]:
+        dynamodb = aws("dynamodb")
+        _messages_table(dynamodb, rooms=6, per_room=60)
+        answers = [
+            _query_all(
+                dynamodb,
+                KeyConditionExpression="roomId = :room",
+                ExpressionAttributeValues=room,
+                PaginationConfig={"PageSize": 7},
+            ),
+            _query_all(
+                dynamodb,
+                KeyConditionExpression="roomId = :room",
+                ExpressionAttributeValues=room,
+                ScanIndexForward=False,
+                ConsistentRead=True,
+                PaginationConfig={"PageSize": 25},
+            ),
+            _query_all(
+                dynamodb,
+                KeyConditionExpression="roomId = :room AND #ts > :after",
+                ExpressionAttributeNames={"#ts": "timestamp"},
+                ExpressionAttributeValues={**room, ":after": {"N": "1040"}},
+            ),
+            _query_all(
+                dynamodb,
+                KeyConditionExpression="roomId = :room",
+                ExpressionAttributeValues={":room": {"S": "nobody"}},
+            ),
+            _query_all(
+                dynamodb,
+                IndexName="userId-timestamp-index",
+                KeyConditionExpression="userId = :user",
+                ExpressionAttributeValues={":user": {"S": "user-2"}},
+            ),
+        ]
+        # The work of one query: key comparisons, which moto makes by sorting.
+        compared = [0]
+        less_than = DynamoType.__lt__
+
+        def counting(self: Any, other: Any) -> bool:
+            compared[0] += 1
+            return less_than(self, other)
+
+        monkeypatch.setattr(DynamoType, "__lt__", counting)
+        dynamodb.query(
+            TableName="messages",
+            KeyConditionExpression="roomId = :room",
+            ExpressionAttributeValues=room,
+            Limit=20,
+        )
+        monkeypatch.setattr(DynamoType, "__lt__", less_than)
+        return answers, compared[0]
+
+    answers, compared = run_with("dynamodb-partition-queries", scenario, applied=applied)
+    forward, backward, after, nobody, by_user = answers
+    ordered = [text for page in forward for text in page]
+    assert len(ordered) == 60 and len(forward) == 9  # pages of 7
+    assert [text for page in backward for text in page] == ordered[::-1]
+    assert [text for page in after for text in page] == ordered[40:]
+    assert nobody == [[]]
+    assert sum(len(page) for page in by_user) == 6 * 20
+    # Sorting one partition of 60, not the table's 360 (about 360 * log2(360)).
+    assert (compared < 600) is applied
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_item_calls_answer_the_same_without_the_shape_walk(aws, monkeypatch, applied) -> None:
+    from moto.core import serialize
+
+    walks = [0]
+    walk = serialize.ResponseSerializer.serialize
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        walks[0] += 1
+        return walk(self, *args, **kwargs)
+
+    def scenario() -> tuple[list[Any], int]:
+        dynamodb = aws("dynamodb")
+        _messages_table(dynamodb, rooms=2, per_room=5)
+        key = {"roomId": {"S": "room-1"}, "timestamp": {"N": "1002.001"}}
+        monkeypatch.setattr(serialize.ResponseSerializer, "serialize", counting)
+        answers: list[Any] = [
+            dynamodb.get_item(TableName="messages", Key=key, ConsistentRead=True)["Item"],
+            "Item" in dynamodb.get_item(TableName="messages", Key={**key, "roomId": {"S": "x"}}),
+            dynamodb.update_item(
+                TableName="messages",
+                Key=key,
+                UpdateExpression="ADD seen :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+            )["Attributes"],
+            dynamodb.put_item(TableName="messages", Item={**key, "text": {"S": "é <b>"}})[
+                "ResponseMetadata"
+            ]["HTTPStatusCode"],
+            _query_all(
+                dynamodb,
+                KeyConditionExpression="roomId = :room",
+                ExpressionAttributeValues={":room": {"S": "room-1"}},
+                PaginationConfig={"PageSize": 2},
+            ),
+        ]
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            dynamodb.put_item(
+                TableName="messages",
+                Item=key,
+                ConditionExpression="attribute_not_exists(roomId)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        answers.append(refused.value.response["Item"]["text"])
+        monkeypatch.setattr(serialize.ResponseSerializer, "serialize", walk)
+        return answers, walks[0]
+
+    answers, walked = run_with("dynamodb-item-responses", scenario, applied=applied)
+    assert answers == [
+        {
+            "roomId": {"S": "room-1"},
+            "timestamp": {"N": "1002.001"},
+            "userId": {"S": "user-0"},
+            "text": {"S": "1/3"},
+        },
+        False,
+        {"seen": {"N": "1"}},
+        200,
+        [["1/0", "1/4"], ["é <b>", "1/2"], ["1/1"]],
+        {"S": "é <b>"},
+    ]
+    assert (walked == 0) is applied
+
+
 # --- S3 ---------------------------------------------------------------------------------
 
 

@@ -1,10 +1,17 @@
-"""The rehearsal's bookkeeping: what counts as lost, duplicated, expected or late."""
+"""The rehearsal's bookkeeping (what counts as lost, duplicated, expected or late) and
+how a simulated user answers the server."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import random
+
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from chatops.errors import UsageError
+from chatops.rehearse.client import SimUser
 from chatops.rehearse.ledger import Ledger, Reconnect, Window, percentile, windows_between
 from chatops.rehearse.script import check_bounds, demo_steps
 from chatops.traffic.weights import Weights
@@ -178,3 +185,41 @@ def test_the_report_shows_the_verdict_the_steps_and_a_timeline() -> None:
     assert "&lt;90/10&gt;" in page and "<90/10>" not in page  # names are text, never markup
     data = report.to_json(rehearsal, "the local emulator")
     assert data["ok"] is True and data["total"]["lost"] == 0 and len(data["timeline"]) == 9
+
+
+def test_a_simulated_user_joins_again_when_the_server_could_not_serve_the_join() -> None:
+    """`internal` for a join (history unavailable, e.g. DynamoDB timing out in a
+    reconnect storm) is retried as app/PROTOCOL.md says, so the user is not left out
+    of the room's messages. The server here is a scripted WebSocket peer."""
+
+    joins: list[dict[str, object]] = []
+
+    async def peer(ws: ServerConnection) -> None:
+        await ws.recv()  # auth
+        hello = {"type": "hello", "userId": "7", "resumeToken": "t", "colour": "blue"}
+        await ws.send(json.dumps(hello))
+        async for raw in ws:
+            frame = json.loads(raw)
+            if frame["type"] != "join":
+                continue
+            joins.append(frame)
+            if len(joins) == 1:
+                error = {"code": "internal", "message": "history unavailable: join again"}
+                await ws.send(json.dumps({"type": "error", "room": "r", **error}))
+            else:
+                await ws.send(json.dumps({"type": "joined", "room": "r", "seq": 0}))
+
+    async def scenario() -> None:
+        async with serve(peer, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            user = SimUser(0, f"ws://127.0.0.1:{port}/ws", ["r"], Ledger(), rng=random.Random(1))
+            running = asyncio.create_task(user.run())
+            try:
+                await asyncio.wait_for(user.ready.wait(), 10)
+            finally:
+                await user.stop()
+                await asyncio.wait_for(running, 10)
+            assert user.errors == {"internal": 1}
+
+    asyncio.run(scenario())
+    assert [frame["room"] for frame in joins] == ["r", "r"]

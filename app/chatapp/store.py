@@ -33,6 +33,8 @@ MAX_TIEBREAK = 999  # fractions of a millisecond tried before giving up
 # higher seq (the seq is allocated before the put, on whichever task).
 ORDER_SLACK_MS = 2_000
 ORDER_SLACK_COUNT = 50
+# Items read beyond what a page needs, for messages stored a little out of seq order.
+ORDER_SLACK_PAGE = 10
 # No query reads more than this many items (a history page far back in a busy room).
 MAX_SCAN = 5_000
 
@@ -207,7 +209,9 @@ class Store:
     async def latest_messages(self, room: str, count: int) -> list[Message]:
         """The newest `count` messages in seq order."""
         found = await self._query_newest(
-            room, lambda found: len(found) >= count + 10, page_size=count + 10
+            room,
+            lambda found: len(found) >= count + ORDER_SLACK_PAGE,
+            page_size=count + ORDER_SLACK_PAGE,
         )
         newest = sorted({m.seq: m for m in found}.values(), key=lambda m: m.seq)
         return newest[-count:]
@@ -222,7 +226,8 @@ class Store:
             older = [m for m in found if before is None or m.seq < before]
             return len(older) > limit
 
-        found = await self._query_newest(room, enough)
+        # A page of `limit` and a little slack, not of 100: fewer read units, a faster answer.
+        found = await self._query_newest(room, enough, page_size=limit + ORDER_SLACK_PAGE)
         older = sorted(
             {m.seq: m for m in found if before is None or m.seq < before}.values(),
             key=lambda m: m.seq,

@@ -34,6 +34,9 @@ OPEN_TIMEOUT = 10.0
 HELLO_TIMEOUT = 10.0
 # A send not acknowledged within this is sent again (same msgId) on the next connection.
 ACK_TIMEOUT = 10.0
+# A join the server could not serve (`internal`: history unavailable) is asked again
+# after a jittered delay of up to this many seconds, as app/PROTOCOL.md says.
+JOIN_RETRY = 2.0
 
 
 HTTP_TIMEOUT = 10.0
@@ -134,6 +137,7 @@ class SimUser:
         self.attempt = 0
         self.next_delay: float | None = None
         self.errors: dict[str, int] = {}
+        self._rejoins: set[asyncio.Task[None]] = set()
 
     # --- sending -------------------------------------------------------------------
 
@@ -239,11 +243,8 @@ class SimUser:
         self.colour = hello.get("colour")
         self.ws = ws
         self.ledger.connected(self.index, self.colour, self.clock())
-        for room, state in self.rooms.items():
-            join: dict[str, Any] = {"type": "join", "room": room}
-            if state.known:
-                join["after"] = state.watermark
-            await ws.send(json.dumps(join))
+        for room in self.rooms:
+            await ws.send(json.dumps(self._join_frame(room)))
         async for raw in ws:
             frame = json.loads(raw)
             kind = frame.get("type")
@@ -260,6 +261,27 @@ class SimUser:
             elif kind == "error":
                 code = str(frame.get("code"))
                 self.errors[code] = self.errors.get(code, 0) + 1
+                room = frame.get("room")
+                if code == "internal" and "msgId" not in frame and room in self.rooms:
+                    self._rejoin_later(ws, room)
+
+    def _join_frame(self, room: str) -> dict[str, Any]:
+        state = self.rooms[room]
+        join: dict[str, Any] = {"type": "join", "room": room}
+        if state.known:
+            join["after"] = state.watermark
+        return join
+
+    def _rejoin_later(self, ws: ClientConnection, room: str) -> None:
+        async def rejoin() -> None:
+            await asyncio.sleep(self.rng.uniform(JOIN_RETRY / 2, JOIN_RETRY))
+            if self.ws is ws and not self.rooms[room].joined:
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(json.dumps(self._join_frame(room)))
+
+        task = asyncio.create_task(rejoin())
+        self._rejoins.add(task)
+        task.add_done_callback(self._rejoins.discard)
 
     def _on_message(self, frame: dict[str, Any]) -> None:
         room = frame["room"]
@@ -306,6 +328,8 @@ class SimUser:
 
     async def stop(self) -> None:
         self.stopping = True
+        for task in list(self._rejoins):
+            task.cancel()
         ws = self.ws
         if ws is not None:
             with contextlib.suppress(Exception):

@@ -578,6 +578,15 @@ export class ChatClient extends EventTarget {
       // The server closes with 4003 next; reconnect as a new user.
       this.remove(STORAGE.token);
     }
+    if (frame.code === "internal" && frame.room && this.rooms.has(frame.room)) {
+      // The server could not serve the join (history unavailable): ask again, jittered.
+      const room = frame.room;
+      this.setTimer(`rejoin:${room}`, RETRY_AFTER_ERROR_MS * (0.5 + Math.random()), () => {
+        if (this.authenticated && this.rooms.get(room)?.joined === false) {
+          this.sendJoin(room);
+        }
+      });
+    }
     if (frame.code === "invalid_room" || frame.code === "too_many_rooms") {
       if (frame.room && this.rooms.has(frame.room)) {
         this.rooms.delete(frame.room);
