@@ -31,8 +31,10 @@ from chatapp.hub import Hub
 from chatapp.logs import log
 from chatapp.tasks import TaskSet
 
-RECONNECT_MIN_MS = 250
-RECONNECT_MAX_MS = 2000
+# The closes are already spread over DRAIN_SECONDS: the jitter only separates clients
+# closed in one tick, and each millisecond of it is a moment a moving user sees no chat.
+RECONNECT_MIN_MS = 100
+RECONNECT_MAX_MS = 1000
 METADATA_TIMEOUT = 2.0
 # Target states of a registered target (DescribeTargetHealth).
 REGISTERED = frozenset({"initial", "healthy", "unhealthy", "unavailable"})

@@ -37,7 +37,7 @@ def test_sigterm_moves_clients_off_over_the_drain_window_then_exits_0(
         with ThreadPoolExecutor(len(clients)) as pool:
             results = list(pool.map(moved_off, clients))
         for frame, code, _ in results:
-            assert frame["reason"] == "draining" and 0 < frame["afterMs"] <= 2000
+            assert frame["reason"] == "draining" and 100 <= frame["afterMs"] <= 1000
             assert code == 1012
         moments = sorted(at - started for _, _, at in results)
         # Spread over the window (2 s): not all at once, all within it.
