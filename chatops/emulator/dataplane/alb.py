@@ -441,9 +441,7 @@ class LoadBalancer:
             pass  # shutting down: the connection goes with the process
         finally:
             self.clients.discard(connection)
-            transport: Any = writer.transport
-            if not transport.is_closing():
-                writer.close()
+            http.close_writer(writer)
 
     async def _answer(
         self,
@@ -532,9 +530,7 @@ class LoadBalancer:
             )
         finally:
             self.upstreams.discard(upstream)
-            transport: Any = up_writer.transport
-            if not transport.is_closing():
-                up_writer.close()
+            http.close_writer(up_writer)
 
     async def _forward(
         self,

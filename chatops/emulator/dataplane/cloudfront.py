@@ -235,9 +235,7 @@ class Edge:
         except asyncio.CancelledError:
             pass  # shutting down: the connection goes with the process
         finally:
-            transport: Any = writer.transport
-            if not transport.is_closing():
-                writer.close()
+            http.close_writer(writer)
 
     async def _serve(
         self,
@@ -396,9 +394,7 @@ class Edge:
             await writer.drain()
             return client_keep and reusable
         finally:
-            transport: Any = up_writer.transport
-            if not transport.is_closing():
-                up_writer.close()
+            http.close_writer(up_writer)
 
 
 class _Discard:

@@ -317,6 +317,12 @@ async def splice(
     await asyncio.wait([done_client, done_upstream], return_when=asyncio.ALL_COMPLETED)
 
 
+def close_writer(writer: asyncio.StreamWriter) -> None:
+    """Close a stream unless it is already closing (a peer gone, or a splice that ended)."""
+    if not _transport(writer).is_closing():
+        writer.close()
+
+
 def _transport(writer: asyncio.StreamWriter) -> asyncio.Transport:
     transport: Any = writer.transport
     return transport  # type: ignore[no-any-return]
