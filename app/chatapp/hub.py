@@ -2,7 +2,8 @@
 
 Who is subscribed where, per node (as centrifuge's hub.go): rooms map to the local
 connections that joined them. Delivery encodes a frame once and writes it to every
-member (`write_frame`: no per-connection task, no per-connection queue).
+member (`write_frame`: no per-connection task, no per-connection queue), and what one
+event-loop iteration writes to a connection goes out in one write (`Writes`).
 Per connection and room a `SeqTracker` remembers which seqs were delivered, so a
 message arriving twice (live and replayed, or from Redis and a re-sync) goes out once.
 
@@ -39,13 +40,58 @@ MAX_PENDING = 1000
 CLOSE_WAIT = 5.0
 
 
-def write_frame(connections: list[ServerConnection], text: str) -> None:
+class Writes:
+    """What this process writes to its connections in one event-loop iteration.
+
+    Frames queued during an iteration go out at its end, one transport write per
+    connection: under load many messages into a room are delivered in the same
+    iteration, and joining them saves a send() system call per message and member,
+    the largest part of a delivery's cost. At rest a frame waits one iteration.
+    A connection that started closing meanwhile gets nothing more (its client resumes
+    from its last seq).
+    """
+
+    __slots__ = ("_frames", "_scheduled")
+
+    def __init__(self) -> None:
+        self._frames: dict[ServerConnection, list[bytes]] = {}
+        self._scheduled = False
+
+    def write(self, ws: ServerConnection, data: bytes) -> None:
+        queued = self._frames.get(ws)
+        if queued is None:
+            self._frames[ws] = [data]
+            if not self._scheduled:
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self.flush)
+        else:
+            queued.append(data)
+
+    def flush(self) -> None:
+        frames, self._frames = self._frames, {}
+        self._scheduled = False
+        for ws, queued in frames.items():
+            _write(ws, queued)
+
+    def flush_connection(self, ws: ServerConnection) -> None:
+        """Write what is queued for `ws` now: before websockets writes to it itself
+        (a paced replay, a close), so that frames keep their order."""
+        queued = self._frames.pop(ws, None)
+        if queued is not None:
+            _write(ws, queued)
+
+
+def _write(ws: ServerConnection, queued: list[bytes]) -> None:
+    if ws.protocol.state is OPEN and ws.send_in_progress is None:
+        ws.transport.write(queued[0] if len(queued) == 1 else b"".join(queued))
+
+
+def write_frame(connections: list[ServerConnection], text: str, writes: Writes) -> None:
     """Write one text frame to each open connection, framed once for all of them.
 
     A server's frames are unmasked and no extension is negotiated (no compression), so
     every connection gets the same bytes (as gorilla's PreparedMessage): a large room
-    costs one transport write per member instead of websockets' framing per member.
-    Writes follow whatever `ws.send` wrote before, as `broadcast` does.
+    costs one queued write per member instead of websockets' framing per member.
     """
     data = Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
     framed_by_websockets: list[ServerConnection] = []
@@ -53,7 +99,7 @@ def write_frame(connections: list[ServerConnection], text: str) -> None:
         if ws.protocol.extensions:
             framed_by_websockets.append(ws)
         elif ws.protocol.state is OPEN and ws.send_in_progress is None:
-            ws.transport.write(data)
+            writes.write(ws, data)
     if framed_by_websockets:
         broadcast(framed_by_websockets, text)
 
@@ -182,13 +228,14 @@ class Client:
     def send(self, frame: str) -> bool:
         if not self.writable():
             return False
-        write_frame([self.ws], frame)
+        write_frame([self.ws], frame, self.hub.writes)
         return True
 
     async def send_paced(self, frame: str) -> bool:
         """Write `frame`, waiting while the client is behind (see PACED_BYTES)."""
         if not self.writable():
             return False
+        self.hub.writes.flush_connection(self.ws)
         try:
             async with asyncio.timeout(PACE_TIMEOUT):
                 await self.ws.send(frame)
@@ -204,6 +251,7 @@ class Client:
         if self.closing:
             return
         self.closing = True
+        self.hub.writes.flush_connection(self.ws)
         self.hub.tasks.spawn(close_connection(self.ws, code, reason), f"close-{code}")
 
 
@@ -230,6 +278,7 @@ class Hub:
         self.clients: dict[str, Client] = {}
         self.rooms: dict[str, Room] = {}
         self.tasks = TaskSet("hub")
+        self.writes = Writes()
 
     def __len__(self) -> int:
         return len(self.clients)
@@ -299,7 +348,7 @@ class Hub:
             if client.writable() and membership.tracker.add(message.seq):
                 targets.append(client.ws)
         if targets:
-            write_frame(targets, protocol.message_frame(message, replay=False))
+            write_frame(targets, protocol.message_frame(message, replay=False), self.writes)
         return len(targets)
 
     def broadcast(self, name: str, frame: str, exclude: Client | None = None) -> int:
@@ -313,7 +362,7 @@ class Hub:
             if client is not exclude and membership.pending is None and client.writable()
         ]
         if targets:
-            write_frame(targets, frame)
+            write_frame(targets, frame, self.writes)
         return len(targets)
 
     def resync_point(self, name: str) -> int | None:

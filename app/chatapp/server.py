@@ -125,6 +125,7 @@ class App:
         if self.stop_signal == "SIGTERM":
             self.draining.start("sigterm")
             await self._wait_for_clients(config.drain_seconds + SHUTDOWN_GRACE)
+        self.service.hub.writes.flush()
         server.close(close_connections=True)  # whoever is left: 1001 going away
         try:
             async with asyncio.timeout(CLOSE_TIMEOUT + SHUTDOWN_GRACE):

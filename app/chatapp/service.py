@@ -72,6 +72,7 @@ class ChatService:
         await self.tasks.cancel_all()
         await self.hub.tasks.cancel_all()
         await self.bus.close()
+        await self.store.close()
 
     # Connections -----------------------------------------------------------------
 

@@ -3,10 +3,13 @@
 Every call goes through `Aws` (a bounded thread pool, a deadline per call).
 
 - user-counter: `counterId = "userId"` hands out user ids, `counterId = "room#<room>"`
-  a room's seqs, both with `UpdateItem ADD currentValue 1` (atomic, never repeats).
+  a room's seqs, both with `UpdateItem ADD currentValue n` (atomic, never repeats).
+  Sends to one room that wait for a seq together share one call: `ADD n` hands out
+  the n seqs up to the new value, in the order the sends asked.
 - messages: PK `roomId`, SK `timestamp` (epoch ms). PutItem is conditional on
   `attribute_not_exists(roomId)`: nothing is ever overwritten; a second message of
-  the room in the same millisecond takes `ms.001`, then `ms.002`, ...
+  the room in the same millisecond takes `ms.001`, then `ms.002`, ... (this process
+  never tries a fraction it already used; another task's put can still collide).
 - connections: one row per open WebSocket, with a `ttl` refreshed while it lives.
 """
 
@@ -23,11 +26,13 @@ from chatapp.aws import CALL_TIMEOUT, Aws, AwsError
 from chatapp.config import Config
 from chatapp.protocol import MAX_REPLAY, Message
 from chatapp.recovery import PUT_DEADLINE_MS
+from chatapp.tasks import TaskSet
 
 PAGE_SIZE = 100
 CONNECTION_TTL = 600  # seconds a connections row outlives its last refresh
 ROW_WRITERS = 4
 MAX_TIEBREAK = 999  # fractions of a millisecond tried before giving up
+MAX_ROOMS_TRACKED = 10_000  # rooms whose last put's fraction is remembered
 # Replay reads on past the first message at or below `after`, this far back (ms) or
 # this many such messages: a message can be stored a little later than one with a
 # higher seq (the seq is allocated before the put, on whichever task).
@@ -55,6 +60,12 @@ def _message(item: Item) -> Message:
     )
 
 
+def _fail(futures: list[asyncio.Future[int]], error: Exception) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_exception(error)
+
+
 class Store:
     def __init__(self, config: Config, aws: Aws, *, task: str) -> None:
         self.config = config
@@ -65,6 +76,14 @@ class Store:
         # Connection rows are bookkeeping: they never hold more than a few of the
         # pool's threads, so a reconnect storm cannot delay the messages.
         self._rows = asyncio.Semaphore(ROW_WRITERS)
+        # Per room with a seq call in flight: the sends waiting for the next one.
+        self._seq_waiters: dict[str, list[asyncio.Future[int]]] = {}
+        self._seq_tasks = TaskSet("seqs")
+        # Per room: the millisecond of this process's last put and the fraction it took.
+        self._fractions: dict[str, tuple[int, int]] = {}
+
+    async def close(self) -> None:
+        await self._seq_tasks.cancel_all()
 
     async def _call(self, function: Callable[..., Any], **kwargs: Any) -> Any:
         return await self._aws.call(function, **kwargs)
@@ -79,13 +98,14 @@ class Store:
 
     # Counters --------------------------------------------------------------------
 
-    async def _increment(self, counter_id: str) -> int:
+    async def _increment(self, counter_id: str, by: int = 1) -> int:
+        """Add `by` to a counter; returns its new value (the last of `by` new numbers)."""
         result = await self._call(
             self._client.update_item,
             TableName=self.config.user_counter_table,
             Key={"counterId": {"S": counter_id}},
-            UpdateExpression="ADD currentValue :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
+            UpdateExpression="ADD currentValue :by",
+            ExpressionAttributeValues={":by": {"N": str(by)}},
             ReturnValues="UPDATED_NEW",
         )
         return int(result["Attributes"]["currentValue"]["N"])
@@ -94,7 +114,34 @@ class Store:
         return str(await self._increment("userId"))
 
     async def next_seq(self, room: str) -> int:
-        return await self._increment(f"room#{room}")
+        """A new seq of `room`. While a call for the room is in flight, later asks wait
+        and share the next one: a busy room costs one call per batch, not per send."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        waiting = self._seq_waiters.get(room)
+        if waiting is None:
+            waiting = self._seq_waiters[room] = []
+            if self._seq_tasks.spawn(self._allocate_seqs(room), "allocate") is None:
+                del self._seq_waiters[room]
+                return await self._increment(f"room#{room}")
+        waiting.append(future)
+        return await future
+
+    async def _allocate_seqs(self, room: str) -> None:
+        batch: list[asyncio.Future[int]] = []
+        try:
+            while batch := self._seq_waiters.get(room) or []:
+                self._seq_waiters[room] = []
+                try:
+                    last = await self._increment(f"room#{room}", len(batch))
+                except AwsError as error:
+                    _fail(batch, error)
+                    continue
+                # A waiter that gave up leaves a hole, as a put that fails does.
+                for seq, future in enumerate(batch, start=last - len(batch) + 1):
+                    if not future.done():
+                        future.set_result(seq)
+        finally:
+            _fail(batch + self._seq_waiters.pop(room, []), AwsError("no seq: stopping"))
 
     async def latest_seq(self, room: str) -> int:
         """The room's last allocated seq (0 for a room that never had a message)."""
@@ -115,10 +162,12 @@ class Store:
         """Store a message under a sort key no other message has; never overwrites."""
         ms = int(time.time() * 1000)
         deadline = time.monotonic() + PUT_DEADLINE_MS / 1000 - CALL_TIMEOUT
-        for attempt in range(MAX_TIEBREAK + 1):
-            if time.monotonic() > deadline:
+        fraction = -1
+        while time.monotonic() <= deadline:
+            fraction = self._next_fraction(room, ms, fraction)
+            if fraction > MAX_TIEBREAK:
                 break
-            timestamp = str(ms) if attempt == 0 else f"{ms}.{attempt:03d}"
+            timestamp = str(ms) if fraction == 0 else f"{ms}.{fraction:03d}"
             item = {
                 "roomId": {"S": room},
                 "timestamp": {"N": timestamp},
@@ -143,9 +192,20 @@ class Store:
                 if existing.get("seq", {}).get("N") == str(seq):
                     # Our own write, retried by the SDK after it had landed.
                     return _message(existing)
-                continue  # another message holds this millisecond: take the next fraction
+                continue  # another task's message holds it: take the next fraction
             return _message(item)
         raise AwsError(f"could not store seq {seq} of room {room} in time")
+
+    def _next_fraction(self, room: str, ms: int, tried: int) -> int:
+        """The next fraction of `ms` for a put into `room`, above `tried` and above any
+        this process already took: its own puts never collide (a batch of seqs is
+        stored at once), only another task's can."""
+        taken_ms, taken = self._fractions.get(room, (ms, -1))
+        fraction = max(tried, taken if taken_ms == ms else -1) + 1
+        if len(self._fractions) >= MAX_ROOMS_TRACKED:
+            self._fractions.clear()
+        self._fractions[room] = (ms, fraction)
+        return fraction
 
     def _pages(self, **kwargs: Any) -> Iterator[list[Item]]:
         """Synchronous pages of a Query (runs inside the thread pool)."""

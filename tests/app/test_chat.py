@@ -97,7 +97,7 @@ def test_typing_and_presence_reach_the_other_colour(
         assert snapshot["members"] == [{"userId": ann.user_id, "nickname": "ann"}]
 
 
-def test_two_puts_in_the_same_millisecond_both_survive(
+def test_puts_in_the_same_millisecond_from_two_tasks_all_survive(
     chat_tables: dict[str, str],
     emulator_endpoint: str,
     dynamodb: Any,
@@ -124,12 +124,15 @@ def test_two_puts_in_the_same_millisecond_both_survive(
     monkeypatch.setattr(time, "time", lambda: frozen)
 
     async def two_puts() -> list[Any]:
-        store = Store(config, Aws(config.aws_region), task="t1")
+        # Two tasks: each knows its own fractions, so they collide in the table.
+        aws = Aws(config.aws_region)
+        one, two = Store(config, aws, task="t1"), Store(config, aws, task="t2")
         return list(
             await asyncio.gather(
-                store.put_message(room, 1, "same-ms-1", "1", "ann", "first"),
-                store.put_message(room, 2, "same-ms-2", "2", "bob", "second"),
-                store.put_message(room, 3, "same-ms-3", "2", "bob", "third"),
+                one.put_message(room, 1, "same-ms-1", "1", "ann", "first"),
+                two.put_message(room, 2, "same-ms-2", "2", "bob", "second"),
+                two.put_message(room, 3, "same-ms-3", "2", "bob", "third"),
+                one.put_message(room, 4, "same-ms-4", "1", "ann", "fourth"),
             )
         )
 
@@ -140,8 +143,9 @@ def test_two_puts_in_the_same_millisecond_both_survive(
         "1700000000123",
         "1700000000123.001",
         "1700000000123.002",
+        "1700000000123.003",
     ]
-    assert sorted(item["text"]["S"] for item in items) == ["first", "second", "third"]
+    assert sorted(item["text"]["S"] for item in items) == ["first", "fourth", "second", "third"]
 
 
 def test_a_reconnecting_client_gets_exactly_what_it_missed_from_the_stream(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from chatapp.hub import SeqTracker, write_frame
+from chatapp.hub import SeqTracker, Writes, write_frame
 from chatapp.protocol import Message
 from chatapp.ratelimit import TokenBucket, Violations
 from chatapp.recovery import SETTLE_MS, settled_seq
@@ -131,8 +131,9 @@ async def _frames_written_to(compression: str | None) -> list[str]:
             await connect(f"ws://127.0.0.1:{port}", compression=compression) for _ in range(3)
         ]
         await asyncio.wait_for(ready.wait(), 5)
-        write_frame(connected, '{"type":"message","text":"héllo <b>"}')
-        write_frame(connected, "second")
+        writes = Writes()
+        write_frame(connected, '{"type":"message","text":"héllo <b>"}', writes)
+        write_frame(connected, "second", writes)
         received = [await asyncio.wait_for(c.recv(), 5) for c in clients for _ in range(2)]
         for client in clients:
             await client.close()
