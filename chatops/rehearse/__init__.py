@@ -19,6 +19,7 @@ from typing import Any
 
 from chatops.errors import ChatopsError
 from chatops.local import serving_stack, set_fault
+from chatops.processes import connection_gc
 from chatops.rehearse import report
 from chatops.rehearse.runner import Breaker, Progress, Rehearsal, Runner
 from chatops.rehearse.script import Plan, check_bounds, demo_steps
@@ -122,7 +123,8 @@ def rehearse(
     )
     runner = Runner(plan, control, chat_url(stack, values), breaker=breaker, observe=observe)
     runner.prepare()
-    rehearsal = asyncio.run(runner.run())
+    with connection_gc():  # hundreds of users: no full collection every few seconds
+        rehearsal = asyncio.run(runner.run())
     path = report_path or (
         stack.target.control_dir
         / "rehearsals"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from chatops.emulator.dataplane import alb, cloudfront, ecs, state, targets
 from chatops.emulator.dataplane.http import Head, ProtocolError, parse_head
-from chatops.processes import free_port
+from chatops.processes import GC_THRESHOLDS, connection_gc, free_port
 
 BLUE, GREEN = "arn:aws:elasticloadbalancing:r:1:targetgroup/chat-blue/1", "arn:x:tg/chat-green/2"
 
@@ -497,3 +498,12 @@ def test_response_headers_policy() -> None:
     assert head.get("x-content-type-options") == "nosniff"
     assert head.get("x-frame-options") == "DENY"
     assert head.get("referrer-policy") == "no-referrer"  # not overridden
+
+
+def test_the_proxies_collect_young_garbage_rarely_and_restore_the_defaults() -> None:
+    before = gc.get_threshold()
+    with connection_gc():
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0  # what existed before is never scanned
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -76,6 +76,7 @@ from typing import Any, Protocol
 
 from chatops.emulator.dataplane import cloudwatch, http
 from chatops.emulator.dataplane.control import ControlPlane, region_of
+from chatops.processes import connection_gc
 
 log = logging.getLogger("chatops.alb")
 
@@ -784,7 +785,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     install_uvloop()
-    return asyncio.run(serve(args))
+    with connection_gc():
+        return asyncio.run(serve(args))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from typing import Any
 from chatops.emulator.dataplane import http
 from chatops.emulator.dataplane.alb import install_uvloop
 from chatops.emulator.dataplane.control import ControlPlane
+from chatops.processes import connection_gc
 
 log = logging.getLogger("chatops.cloudfront")
 
@@ -469,7 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     install_uvloop()
-    return asyncio.run(serve(args))
+    with connection_gc():
+        return asyncio.run(serve(args))
 
 
 if __name__ == "__main__":
