@@ -61,9 +61,10 @@ MAX_CONNECTIONS = 64
 PATTERN = "chat:*:events"
 
 PUBLISH_SCRIPT = """
--- KEYS[1] the room's log stream, KEYS[2] the room's channel
+-- KEYS[1] the room's log stream, KEYS[2] the room's channel, KEYS[3] the msgId record
 -- ARGV[1] seq, ARGV[2] message JSON, ARGV[3] channel envelope, ARGV[4] log length,
--- ARGV[5] log expiry (s)
+-- ARGV[5] log expiry (s), ARGV[6] the record ("<seq>:<ts>"), ARGV[7] its expiry (s)
+redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'seq', ARGV[1], 'm', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return redis.call('PUBLISH', KEYS[2], ARGV[3])
@@ -257,13 +258,24 @@ class Bus:
     # Messages --------------------------------------------------------------------
 
     async def publish_message(self, message: Message) -> None:
+        """Record the stored message's msgId, append it to the room's log and publish
+        it, in one script (one round trip per message)."""
         body = message.to_json()
         envelope = _envelope("m", self.origin, message.room, body)
+        record = msgid_key(message.room, message.user_id, message.msg_id)
 
         async def call() -> Any:
             return await self._publish(
-                keys=[log_key(message.room), channel(message.room)],
-                args=[message.seq, body, envelope, LOG_MAXLEN, LOG_TTL],
+                keys=[log_key(message.room), channel(message.room), record],
+                args=[
+                    message.seq,
+                    body,
+                    envelope,
+                    LOG_MAXLEN,
+                    LOG_TTL,
+                    f"{message.seq}:{message.ts}",
+                    DEDUPE_TTL,
+                ],
             )
 
         await self._command(call)

@@ -386,7 +386,6 @@ class ChatService:
         client.send(protocol.ack(room, msg_id, message.seq, message.ts, duplicate=duplicate))
         self.hub.deliver(message)
         try:
-            await self.bus.record(room, client.user_id, msg_id, message.seq, message.ts)
             await self.bus.publish_message(message)
         except BusDown:
             # Other tasks catch up when Redis is back (re-sync from DynamoDB).
