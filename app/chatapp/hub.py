@@ -98,8 +98,8 @@ def write_frame(connections: list[ServerConnection], text: str, writes: Writes) 
     for ws in connections:
         if ws.protocol.extensions:
             framed_by_websockets.append(ws)
-        elif ws.protocol.state is OPEN and ws.send_in_progress is None:
-            writes.write(ws, data)
+        else:
+            writes.write(ws, data)  # whether it is still open is checked when it goes out
     if framed_by_websockets:
         broadcast(framed_by_websockets, text)
 
