@@ -9,7 +9,8 @@ it in the background (see ``manager``). Besides the AWS APIs it answers, under
 - ``GET regions``: the regions where load balancers, target groups, ECS services or
   replication groups exist (where the data plane has work);
 - ``GET generation``: a number that grows with every request that may have changed
-  something (any request not marked as a read by the local data plane), so the data
+  something the data plane runs (any request not marked as a read by the local data
+  plane, except DynamoDB's: no table or item is the data plane's concern), so the data
   plane re-reads the state only when it may have changed;
 - ``POST <name>``: the data plane's reports of what really runs (target health, ECS
   tasks), handled by the patches that define them, under the same lock as AWS requests.
@@ -19,17 +20,23 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import logging
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 import moto
+from botocore.exceptions import ClientError
+from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request
 
 from chatops.emulator import patches
 from chatops.emulator.manager import (
@@ -43,6 +50,10 @@ from chatops.emulator.manager import (
 # Most of what the emulator allocates survives (it is AWS state): a middle generation
 # that collects 10 young batches keeps each of its collections short.
 STATE_GC_THRESHOLDS = (20_000, 10, 10)
+# Seconds a kept-alive connection may stay idle before its thread lets it go.
+IDLE_TIMEOUT = 300
+# The X-Amz-Target prefix of DynamoDB's JSON API.
+DYNAMODB_TARGET = "DynamoDB_20120810."
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -118,12 +129,36 @@ def emulator_app(app: WSGIApp, instance_id: str) -> WSGIApp:
                 return answer(start_response, "200 OK", {"regions": active_regions()})
         if path.startswith(PRIVATE_PREFIX):
             return private(environ, start_response)
+        if path == "/" and environ.get("HTTP_X_AMZ_TARGET", "").startswith(DYNAMODB_TARGET):
+            # Not counted in the generation: the data plane reads no DynamoDB state.
+            with lock:
+                return dynamodb(environ, start_response)
         with lock:
             if not environ.get(read_header):
                 generation[0] += 1
             return list(app(environ, start_response))
 
     return wrapped
+
+
+def dynamodb(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """A DynamoDB API call, handed straight to moto's DynamoDB handler.
+
+    moto's own app finds the service of every request by matching its host and
+    credential scope against every service's URL patterns, then routes it through
+    Flask: two fifths of the emulator's CPU per call under the chat's load, where
+    almost every call is a DynamoDB one. The handler and its answers are moto's."""
+    request = Request(environ)
+    try:
+        status, headers, content = DynamoHandler.dispatch(
+            request, request.url, dict(request.headers)
+        )
+    except ClientError as error:  # what moto's Flask wrapper does with one
+        status, headers, content = 400, {}, error.response["Error"]["Message"]
+    start_response(
+        f"{status} {HTTPStatus(status).phrase}", [(k, str(v)) for k, v in headers.items()]
+    )
+    return [content.encode() if isinstance(content, str) else content]
 
 
 def keep_state_out_of_collections() -> None:
@@ -145,12 +180,69 @@ def keep_state_out_of_collections() -> None:
     gc.callbacks.append(freeze_survivors)
 
 
-class QuietRequestHandler(WSGIRequestHandler):
-    """No line per request: it would grow the log by megabytes per deploy, and formatting
-    the line (then dropping it) costs a share of every request under the chat's load."""
+class RequestHandler(WSGIRequestHandler):
+    """werkzeug's handler, with keep-alive connections and no line per request.
+
+    werkzeug answers every request with `Connection: close`, so every SDK call paid for
+    a TCP handshake and a new server thread: a quarter of the emulator's CPU per call
+    under the chat's load, and more in the caller. A request whose body length is known
+    up front (what the SDKs send) is read whole, answered with a `Content-Length` in one
+    write, and the connection stays open; anything else (chunked bodies, `Expect`) goes
+    through werkzeug's own path, which closes. No access log line: it would grow the log
+    by megabytes per deploy."""
+
+    timeout = IDLE_TIMEOUT
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length", "0")
+        if "Transfer-Encoding" in self.headers or "Expect" in self.headers or not length.isdigit():
+            self.close_connection = True
+            super().run_wsgi()
+            return
+        environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(length)))
+        answer: list[Any] = []
+        chunks: list[bytes] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
+            answer[:] = [status, headers]
+            return chunks.append
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:
+            self.server.log("error", f"Error on request:\n{traceback.format_exc()}")
+            self.close_connection = True
+            answer[:] = ["500 Internal Server Error", [("Content-Type", "text/plain")]]
+            chunks = [b"Internal Server Error"]
+        status, headers = answer
+        code, _, reason = status.partition(" ")
+        body = b"".join(chunks)
+        self.send_response(int(code), reason)
+        names = set()
+        for name, value in headers:
+            self.send_header(name, value)
+            names.add(name.lower())
+        if "content-length" not in names and code not in ("204", "304"):
+            self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        # Headers and body in one write: two small writes on a kept-alive connection
+        # can wait for a delayed ACK.
+        self._headers_buffer.append(b"\r\n")
+        if self.command != "HEAD":
+            self._headers_buffer.append(body)
+        self.flush_headers()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,9 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     patches.apply_all()
     keep_state_out_of_collections()
     app = emulator_app(DomainDispatcherApplication(create_backend_app), args.instance_id)
-    server = make_server(
-        args.host, args.port, app, threaded=True, request_handler=QuietRequestHandler
-    )
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=RequestHandler)
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
