@@ -20,10 +20,13 @@ from chatops.emulator.server import RequestHandler
 
 
 def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    """Answers with the request body's length; fails on /boom; reads no body on /skip."""
+    """Answers with the request body's length; fails on /boom and /mute (which starts no
+    response); reads no body on /skip."""
     path = environ["PATH_INFO"]
     if path == "/boom":
         raise RuntimeError("boom")
+    if path == "/mute":
+        return []
     if path == "/skip":
         start_response("200 OK", [])
         return [b"skipped"]
@@ -70,11 +73,12 @@ def test_one_connection_carries_many_requests() -> None:
             connection.close()
 
 
-def test_a_failing_request_gets_500_and_its_connection_closes() -> None:
+@pytest.mark.parametrize("path", ["/boom", "/mute"])
+def test_a_failing_request_gets_500_and_its_connection_closes(path: str) -> None:
     with serving(echo_app) as port:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            status, _, headers = ask(connection, "/boom")
+            status, _, headers = ask(connection, path)
             assert status == 500 and headers["Connection"] == "close"
             assert connection.sock is None
             assert ask(connection, "/", b"abc")[:2] == (200, "3")  # a new connection

@@ -220,6 +220,8 @@ class RequestHandler(WSGIRequestHandler):
             finally:
                 if hasattr(result, "close"):
                     result.close()
+            if not answer:
+                raise RuntimeError("the application started no response")
         except Exception:
             self.server.log("error", f"Error on request:\n{traceback.format_exc()}")
             self.close_connection = True
