@@ -118,14 +118,18 @@ def generation(endpoint: str) -> int:
         connection.close()
 
 
-def test_dynamodb_answers_as_moto_and_leaves_the_generation_alone(emulator: str) -> None:
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=emulator,
-        region_name="eu-west-1",
+def aws(endpoint: str, service: str, region: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
+
+
+def test_dynamodb_answers_as_moto_and_leaves_the_generation_alone(emulator: str) -> None:
+    client = aws(emulator, "dynamodb", "eu-west-1")
     before = generation(emulator)
     client.create_table(
         TableName="probe",
@@ -149,23 +153,9 @@ def test_dynamodb_answers_as_moto_and_leaves_the_generation_alone(emulator: str)
     assert client.get_item(TableName="probe", Key={"id": {"S": "a"}})["Item"] == item
     # The table is in the region the request was signed for, as with moto's own routing.
     assert client.list_tables()["TableNames"] == ["probe"]
-    other = boto3.client(
-        "dynamodb",
-        endpoint_url=emulator,
-        region_name="us-west-2",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    assert other.list_tables()["TableNames"] == []
+    assert aws(emulator, "dynamodb", "us-west-2").list_tables()["TableNames"] == []
     assert generation(emulator) == before
 
     # Any other service's write still counts.
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=emulator,
-        region_name="eu-west-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-    sqs.create_queue(QueueName="probe")
+    aws(emulator, "sqs", "eu-west-1").create_queue(QueueName="probe")
     assert generation(emulator) == before + 1
