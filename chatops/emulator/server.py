@@ -183,13 +183,13 @@ def keep_state_out_of_collections() -> None:
 class RequestHandler(WSGIRequestHandler):
     """werkzeug's handler, with keep-alive connections and no line per request.
 
-    werkzeug answers every request with `Connection: close`, so every SDK call paid for
-    a TCP handshake and a new server thread: a quarter of the emulator's CPU per call
-    under the chat's load, and more in the caller. A request whose body length is known
-    up front (what the SDKs send) is read whole, answered with a `Content-Length` in one
-    write, and the connection stays open; anything else (chunked bodies, `Expect`) goes
-    through werkzeug's own path, which closes. No access log line: it would grow the log
-    by megabytes per deploy."""
+    werkzeug answers every request with `Connection: close`: every SDK call paid for a
+    new connection in the caller, and for a TCP handshake and a new thread here (a
+    quarter of the emulator's CPU per call under the chat's load). A request whose
+    length is known up front (what the SDKs send) is read whole and answered with a
+    `Content-Length` in one write, and its connection stays open; anything else
+    (chunked bodies, `Expect`) goes through werkzeug's own path, which closes. No
+    access log line: it would grow the log by megabytes per deploy."""
 
     timeout = IDLE_TIMEOUT
 
