@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
+from chatapp.config import Config
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -397,3 +399,11 @@ def server_env(
     )
     env.update(extra)
     return env
+
+
+def store_config(monkeypatch: pytest.MonkeyPatch, endpoint: str, tables: dict[str, str]) -> Config:
+    """A server's configuration for a `Store` in this process, its SDK on the emulator."""
+    env = server_env(endpoint, tables, redis_port=6379, PORT="8080")
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, env[name])
+    return Config.from_env(env)

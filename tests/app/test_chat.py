@@ -12,11 +12,18 @@ import pytest
 import redis
 from chatapp import tokens
 from chatapp.aws import Aws
-from chatapp.config import Config
 from chatapp.store import Store
 
 from chatops.emulator.dataplane.elasticache import RedisProcess
-from tests.app.helpers import SECRET, ChatClient, ChatServer, get_json, seed_messages, stored
+from tests.app.helpers import (
+    SECRET,
+    ChatClient,
+    ChatServer,
+    get_json,
+    seed_messages,
+    store_config,
+    stored,
+)
 from tests.helpers import REDIS_PASSWORD, wait_for
 
 
@@ -104,22 +111,7 @@ def test_puts_in_the_same_millisecond_from_two_tasks_all_survive(
     room: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    config = Config.from_env(
-        {
-            "AWS_REGION": "ap-northeast-2",
-            "MESSAGES_TABLE": chat_tables["messages"],
-            "CONNECTIONS_TABLE": chat_tables["connections"],
-            "USER_COUNTER_TABLE": chat_tables["user-counter"],
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": "6379",
-            "SESSION_SECRET": SECRET,
-            "COLOR": "blue",
-            "PORT": "8080",
-        }
-    )
+    config = store_config(monkeypatch, emulator_endpoint, chat_tables)
     frozen = 1_700_000_000.123
     monkeypatch.setattr(time, "time", lambda: frozen)
 

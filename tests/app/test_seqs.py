@@ -12,30 +12,7 @@ from chatapp.config import Config
 from chatapp.store import Store
 from chatapp.tables import create_tables
 
-from tests.app.helpers import REGION
-
-
-@pytest.fixture
-def store_env(monkeypatch: pytest.MonkeyPatch, emulator_endpoint: str) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-
-
-def config_for(tables: dict[str, str]) -> Config:
-    return Config.from_env(
-        {
-            "AWS_REGION": REGION,
-            "MESSAGES_TABLE": tables["messages"],
-            "CONNECTIONS_TABLE": tables["connections"],
-            "USER_COUNTER_TABLE": tables["user-counter"],
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": "6379",
-            "SESSION_SECRET": "s" * 32,
-            "COLOR": "blue",
-            "PORT": "8080",
-        }
-    )
+from tests.app.helpers import store_config
 
 
 async def _allocate(config: Config, asks: list[str]) -> tuple[list[int | str], int]:
@@ -59,11 +36,11 @@ async def _allocate(config: Config, asks: list[str]) -> tuple[list[int | str], i
     return [r if isinstance(r, int) else type(r).__name__ for r in results], calls
 
 
-@pytest.mark.usefixtures("store_env")
 def test_concurrent_sends_to_a_room_get_its_next_seqs_in_order_from_fewer_calls(
-    dynamodb: Any,
+    dynamodb: Any, emulator_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = config_for(create_tables(dynamodb, f"seqs-{uuid.uuid4().hex[:8]}"))
+    tables = create_tables(dynamodb, f"seqs-{uuid.uuid4().hex[:8]}")
+    config = store_config(monkeypatch, emulator_endpoint, tables)
     results, calls = asyncio.run(_allocate(config, ["a"] * 40 + ["b"] * 3))
     assert results == list(range(1, 41)) + [1, 2, 3]
     assert 2 <= calls < 43  # at least one per room, and batches of waiting asks
@@ -71,9 +48,11 @@ def test_concurrent_sends_to_a_room_get_its_next_seqs_in_order_from_fewer_calls(
     assert again == [41]  # the counter holds every seq handed out
 
 
-@pytest.mark.usefixtures("store_env")
-def test_a_failing_counter_fails_every_waiting_send_and_hangs_none(dynamodb: Any) -> None:
+def test_a_failing_counter_fails_every_waiting_send_and_hangs_none(
+    dynamodb: Any, emulator_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tables = create_tables(dynamodb, f"seqs-{uuid.uuid4().hex[:8]}")
+    config = store_config(monkeypatch, emulator_endpoint, tables)
     dynamodb.delete_table(TableName=tables["user-counter"])
-    results, _ = asyncio.run(asyncio.wait_for(_allocate(config_for(tables), ["a"] * 5), 30))
+    results, _ = asyncio.run(asyncio.wait_for(_allocate(config, ["a"] * 5), 30))
     assert results == [AwsError.__name__] * 5
