@@ -16,6 +16,11 @@ import pytest
 from moto import mock_aws
 
 from chatops.emulator import patches
+from chatops.emulator.patches import cloudwatch as cloudwatch_patches
+from chatops.emulator.patches import ecs as ecs_patches
+from chatops.emulator.patches import elasticache as elasticache_patches
+from chatops.emulator.patches import elbv2 as elbv2_patches
+from chatops.emulator.patches import iam as iam_patches
 from tests.helpers import ROOT, create_network
 
 REGION = "ap-northeast-2"
@@ -387,7 +392,7 @@ def test_targets_are_keyed_by_address_and_port(aws, applied: bool) -> None:
             TargetGroupArn=arn,
             Targets=[{"Id": "127.0.0.1", "Port": 41001}, {"Id": "127.0.0.1", "Port": 41002}],
         )
-        patches.set_target_health(
+        elbv2_patches.set_target_health(
             {
                 "Targets": [
                     {"TargetGroupArn": arn, "Id": "127.0.0.1", "Port": port, "State": "healthy"}
@@ -409,7 +414,7 @@ def test_a_deregistered_target_drains_for_the_delay(
     aws, applied: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(patches.time, "time", lambda: clock[0])
+    monkeypatch.setattr(elbv2_patches.time, "time", lambda: clock[0])
 
     def scenario() -> list[list[str]]:
         elbv2, arn = _target_group(aws, delay=30)
@@ -447,7 +452,7 @@ def test_target_health_is_what_the_data_plane_measured(aws, applied: bool) -> No
         targets = [{"Id": "127.0.0.1", "Port": 41001}, {"Id": "127.0.0.1", "Port": 41002}]
         elbv2.register_targets(TargetGroupArn=arn, Targets=targets)
         seen = [state for _, _, state in _states(elbv2, arn)]
-        answer = patches.set_target_health(
+        answer = elbv2_patches.set_target_health(
             {
                 "Targets": [
                     {**targets[0], "TargetGroupArn": arn, "State": "healthy"},
@@ -509,7 +514,7 @@ def test_service_counts_come_from_the_tasks_that_run(aws, applied: bool) -> None
         if not applied:
             return seen
         prefix = "arn:aws:ecs:ap-northeast-2:123456789012:task/chat/"
-        patches.report_tasks(
+        ecs_patches.report_tasks(
             {
                 "Services": [
                     {
@@ -558,7 +563,7 @@ def test_a_new_task_definition_starts_a_new_primary_deployment(aws) -> None:
             "ServiceArn": old["serviceArn"],
             "Tasks": [_task(prefix + "a" * 32, old["taskDefinition"])],
         }
-        patches.report_tasks({"Services": [report]})
+        ecs_patches.report_tasks({"Services": [report]})
         new_definition = ecs.register_task_definition(
             family="chat-blue",
             networkMode="awsvpc",
@@ -571,7 +576,7 @@ def test_a_new_task_definition_starts_a_new_primary_deployment(aws) -> None:
             cluster="chat", service="chat-service-blue", taskDefinition=new_definition
         )
         report["Tasks"] = [*report["Tasks"], _task(prefix + "b" * 32, new_definition)]
-        patches.report_tasks({"Services": [report]})
+        ecs_patches.report_tasks({"Services": [report]})
         deployments = ecs.describe_services(cluster="chat", services=["chat-service-blue"])[
             "services"
         ][0]["deployments"]
@@ -580,7 +585,7 @@ def test_a_new_task_definition_starts_a_new_primary_deployment(aws) -> None:
             ("ACTIVE", old["taskDefinition"], 1),
         ]
         report["Tasks"] = report["Tasks"][1:]
-        patches.report_tasks({"Services": [report]})
+        ecs_patches.report_tasks({"Services": [report]})
         deployments = ecs.describe_services(cluster="chat", services=["chat-service-blue"])[
             "services"
         ][0]["deployments"]
@@ -594,7 +599,7 @@ def test_a_deployment_the_circuit_breaker_failed_is_described_as_failed(aws) -> 
             0
         ]
         reason = "ECS deployment circuit breaker: 3 task(s) failed to start or to become healthy"
-        patches.report_tasks(
+        ecs_patches.report_tasks(
             {
                 "Services": [
                     {
@@ -870,12 +875,11 @@ def test_versions_of_a_suspended_bucket_can_be_deleted(aws, applied: bool) -> No
 
 
 def test_patches_install_and_revert_cleanly() -> None:
-    original = patches.elasticache_models.ElastiCacheBackend.create_replication_group
+    backend = elasticache_patches.elasticache_models.ElastiCacheBackend
+    original = backend.create_replication_group
     with patches.patched():
-        assert (
-            patches.elasticache_models.ElastiCacheBackend.create_replication_group is not original
-        )
-    assert patches.elasticache_models.ElastiCacheBackend.create_replication_group is original
+        assert backend.create_replication_group is not original
+    assert backend.create_replication_group is original
 
 
 @pytest.mark.parametrize(
@@ -908,7 +912,7 @@ def test_patches_install_and_revert_cleanly() -> None:
     ],
 )
 def test_policy_conditions_are_evaluated(conditions, incoming, holds: bool) -> None:
-    assert patches._conditions_hold(conditions, incoming) is holds
+    assert iam_patches._conditions_hold(conditions, incoming) is holds
 
 
 @pytest.mark.parametrize("applied", [True, False])
@@ -1104,4 +1108,4 @@ def test_latency_distributions_give_percentiles(aws, applied: bool) -> None:
     ],
 )
 def test_percentiles_of_weighted_values(weighted, q, expected) -> None:
-    assert patches.percentile(weighted, q) == expected
+    assert cloudwatch_patches.percentile(weighted, q) == expected

@@ -1,0 +1,194 @@
+"""ElastiCache: where moto differs from AWS, and the patches that close the gap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.core.responses import EmptyResult
+from moto.elasticache import exceptions as elasticache_exceptions
+from moto.elasticache import models as elasticache_models
+from moto.elasticache import responses as elasticache_responses
+
+from chatops.emulator.patches.registry import Patch, Revert, chain, replace
+
+
+def _member_cluster_ids(group_id: str, count: int) -> list[str]:
+    return [f"{group_id}-{index:03d}" for index in range(1, count + 1)]
+
+
+def _install_replication_group_members() -> Revert:
+    backend_cls = elasticache_models.ElastiCacheBackend
+    original = backend_cls.create_replication_group
+
+    def create_replication_group(self: Any, **kwargs: Any) -> Any:
+        group = original(self, **kwargs)
+        if group.cluster_mode == "enabled":
+            return group
+        count = kwargs.get("num_cache_clusters") or (kwargs.get("replicas_per_node_group") or 0) + 1
+        zones = kwargs.get("preferred_cache_cluster_azs") or []
+        node_group = group.node_groups[0]
+        template = node_group["node_group_members"][0]
+        domain = node_group["primary_endpoint_address"].removeprefix("master.")
+        members = []
+        for index, cluster_id in enumerate(_member_cluster_ids(group.replication_group_id, count)):
+            zone = zones[index % len(zones)] if zones else f"{self.region_name}a"
+            members.append(
+                {
+                    "cache_cluster_id": cluster_id,
+                    "cache_node_id": template["cache_node_id"],
+                    "read_endpoint": {"address": f"{cluster_id}.{domain}", "port": group.port},
+                    "preferred_availability_zone": zone,
+                    "current_role": "primary" if index == 0 else "replica",
+                }
+            )
+            if cluster_id in self.cache_clusters:
+                continue
+            cluster: Any = elasticache_models.CacheCluster(
+                account_id=self.account_id,
+                region_name=self.region_name,
+                cache_cluster_id=cluster_id,
+                cache_node_type=group.cache_node_type,
+                replication_group_id=group.replication_group_id,
+                az_mode="single-az",
+                preferred_availability_zone=zone,
+                num_cache_nodes=1,
+                engine=group.engine,
+                engine_version=group.engine_version,
+                cache_parameter_group_name=group.cache_parameter_group_name,
+                cache_subnet_group_name=group.cache_subnet_group_name,
+                transit_encryption_enabled=group.transit_encryption_enabled,
+                network_type=group.network_type,
+                ip_discovery=group.ip_discovery,
+                snapshot_name=None,
+                preferred_maintenance_window=group.preferred_maintenance_window,
+                port=group.port,
+                notification_topic_arn=group.notification_topic_arn,
+                auto_minor_version_upgrade=group.auto_minor_version_upgrade,
+                snapshot_retention_limit=group.snapshot_retention_limit,
+                snapshot_window=group.snapshot_window,
+                auth_token=kwargs.get("auth_token"),
+                outpost_mode=None,
+                preferred_outpost_arn=None,
+                preferred_availability_zones=None,
+                cache_security_group_names=group.cache_security_group_names,
+                security_group_ids=group.security_group_ids,
+                tags=None,
+                snapshot_arns=None,
+                preferred_outpost_arns=None,
+                log_delivery_configurations=[],
+                cache_node_ids_to_remove=None,
+                cache_node_ids_to_reboot=None,
+            )
+            cluster.preferred_availability_zone = zone
+            cluster.at_rest_encryption_enabled = group.at_rest_encryption_enabled
+            self.cache_clusters[cluster_id] = cluster
+        node_group["node_group_members"] = members
+        group.member_clusters[:] = [member["cache_cluster_id"] for member in members]
+        group.primary_cluster_id = members[0]["cache_cluster_id"]
+        return group
+
+    return replace(backend_cls, "create_replication_group", create_replication_group)
+
+
+def _install_replication_group_deletion() -> Revert:
+    backend_cls = elasticache_models.ElastiCacheBackend
+    original = backend_cls.delete_replication_group
+
+    def delete_replication_group(
+        self: Any, replication_group_id: str, retain_primary_cluster: bool | None
+    ) -> Any:
+        if replication_group_id not in self.replication_groups:
+            return original(self, replication_group_id, retain_primary_cluster)  # NotFound
+        members = list(self.replication_groups[replication_group_id].member_clusters)
+        primary = members[0] if members else None
+        group = original(self, replication_group_id, retain_primary_cluster)
+        # The response says "deleting"; the next describe finds nothing, as on AWS once done.
+        del self.replication_groups[replication_group_id]
+        for cluster_id in members:
+            if retain_primary_cluster and cluster_id == primary:
+                self.cache_clusters[cluster_id].replication_group_id = None
+                continue
+            self.cache_clusters.pop(cluster_id, None)
+        return group
+
+    return replace(backend_cls, "delete_replication_group", delete_replication_group)
+
+
+class CacheSubnetGroupInUse(elasticache_exceptions.ElastiCacheException):
+    code = "CacheSubnetGroupInUse"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Cache subnet group {name} is currently in use by a cache cluster.")
+
+
+def _install_delete_cache_subnet_group() -> Revert:
+    def backend_delete(self: Any, cache_subnet_group_name: str) -> Any:
+        if cache_subnet_group_name not in self.cache_subnet_groups:
+            raise elasticache_exceptions.CacheSubnetGroupNotFound(cache_subnet_group_name)
+        users = list(self.cache_clusters.values()) + list(self.replication_groups.values())
+        if any(user.cache_subnet_group_name == cache_subnet_group_name for user in users):
+            raise CacheSubnetGroupInUse(cache_subnet_group_name)
+        return self.cache_subnet_groups.pop(cache_subnet_group_name)
+
+    def response_delete(self: Any) -> Any:
+        self.elasticache_backend.delete_cache_subnet_group(self._get_param("CacheSubnetGroupName"))
+        return EmptyResult()
+
+    return chain(
+        replace(elasticache_models.ElastiCacheBackend, "delete_cache_subnet_group", backend_delete),
+        replace(
+            elasticache_responses.ElastiCacheResponse, "delete_cache_subnet_group", response_delete
+        ),
+    )
+
+
+def _install_reader_endpoint() -> Revert:
+    cls = elasticache_models.ReplicationGroup
+    original = cls.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        for node_group in self.node_groups:
+            address = node_group.get("reader_endpoint_address")
+            if address and "reader_endpoint" not in node_group:
+                node_group["reader_endpoint"] = {"address": address, "port": self.port}
+
+    return replace(cls, "__init__", __init__)
+
+
+def _install_cache_cluster_security_groups() -> Revert:
+    def security_groups(self: Any) -> list[dict[str, str]]:
+        return [{"SecurityGroupId": group, "Status": "active"} for group in self.security_group_ids]
+
+    return replace(elasticache_models.CacheCluster, "security_groups", property(security_groups))
+
+
+PATCHES: tuple[Patch, ...] = (
+    Patch(
+        "elasticache-member-clusters",
+        "CreateReplicationGroup ignores NumCacheClusters and registers no member cache "
+        "clusters: apply fails with CacheClusterNotFound for <id>-001.",
+        _install_replication_group_members,
+    ),
+    Patch(
+        "elasticache-delete-replication-group",
+        "DeleteReplicationGroup leaves the group 'deleting' forever: destroy times out.",
+        _install_replication_group_deletion,
+    ),
+    Patch(
+        "elasticache-delete-cache-subnet-group",
+        "DeleteCacheSubnetGroup is not implemented (HTTP 500; the provider retries for minutes).",
+        _install_delete_cache_subnet_group,
+    ),
+    Patch(
+        "elasticache-cluster-security-groups",
+        "Cache clusters describe no SecurityGroups: drift on security_group_ids.",
+        _install_cache_cluster_security_groups,
+    ),
+    Patch(
+        "elasticache-reader-endpoint",
+        "Replication groups describe no ReaderEndpoint: the reader address is unknown after "
+        "apply, so everything using it (the task definitions) is replaced on every plan.",
+        _install_reader_endpoint,
+    ),
+)
