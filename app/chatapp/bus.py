@@ -206,7 +206,7 @@ class Bus:
             finally:
                 if pubsub is not None:
                     try:
-                        await asyncio.wait_for(pubsub.aclose(), COMMAND_TIMEOUT)  # type: ignore[no-untyped-call]
+                        await asyncio.wait_for(pubsub.aclose(), COMMAND_TIMEOUT)  # type: ignore[no-untyped-call, unused-ignore]
                     except (RedisError, OSError, TimeoutError):
                         pass
             self.up = False
