@@ -43,12 +43,12 @@ variable "tags" {
 
 variable "vpc_cidr" {
   type        = string
-  description = "IPv4 CIDR of the VPC, /16 to /24; each of the four subnets takes 1/16 of it."
+  description = "IPv4 CIDR of the VPC, /16 to /23; each of the four subnets takes 1/16 of it (a /23 gives /27 subnets, the smallest an ALB accepts)."
   default     = "10.0.0.0/16"
 
   validation {
-    condition     = can(cidrnetmask(var.vpc_cidr)) && tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 24
-    error_message = "vpc_cidr must be an IPv4 CIDR with a prefix from /16 to /24, such as 10.0.0.0/16."
+    condition     = can(cidrnetmask(var.vpc_cidr)) && tonumber(split("/", var.vpc_cidr)[1]) >= 16 && tonumber(split("/", var.vpc_cidr)[1]) <= 23
+    error_message = "vpc_cidr must be an IPv4 CIDR with a prefix from /16 to /23, such as 10.0.0.0/16: each subnet takes 1/16 of it, and the ALB needs subnets of at least /27 (a /24 gives /28 subnets, which AWS refuses with InvalidSubnet)."
   }
 }
 
@@ -333,7 +333,7 @@ variable "redis_node_type" {
 
 variable "redis_engine_version" {
   type        = string
-  description = "Engine version: Redis OSS 7.1 or older, Valkey 7.2 or newer (e.g. 8.0)."
+  description = "Engine version: Redis OSS 6.0, 6.2, 6.x, 7.0 or 7.1; Valkey 7.2 or 8.x (e.g. 8.0). Redis OSS 4 and 5 are refused (ElastiCache bills them extended support)."
   default     = "7.1"
 }
 

@@ -140,3 +140,79 @@ run "rejects_both_nodes_in_one_zone" {
 
   expect_failures = [var.availability_zones]
 }
+
+run "redis_6_uses_the_redis6_x_parameter_group" {
+  command = plan
+
+  module {
+    source = "./modules/elasticache"
+  }
+
+  variables {
+    engine_version = "6.2"
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.this.parameter_group_name == "default.redis6.x"
+    error_message = "Redis OSS 6.2 must use default.redis6.x (there is no default.redis6)."
+  }
+}
+
+run "redis_7_uses_the_redis7_parameter_group" {
+  command = plan
+
+  module {
+    source = "./modules/elasticache"
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.this.parameter_group_name == "default.redis7"
+    error_message = "Redis OSS 7.1 must use default.redis7."
+  }
+}
+
+run "valkey_7_2_uses_the_valkey7_parameter_group" {
+  command = plan
+
+  module {
+    source = "./modules/elasticache"
+  }
+
+  variables {
+    engine         = "valkey"
+    engine_version = "7.2"
+  }
+
+  assert {
+    condition     = aws_elasticache_replication_group.this.parameter_group_name == "default.valkey7"
+    error_message = "Valkey 7.2 must use default.valkey7."
+  }
+}
+
+run "rejects_redis_5_billed_as_extended_support" {
+  command = plan
+
+  module {
+    source = "./modules/elasticache"
+  }
+
+  variables {
+    engine_version = "5.0.6"
+  }
+
+  expect_failures = [var.engine_version]
+}
+
+run "rejects_a_redis_version_elasticache_does_not_offer" {
+  command = plan
+
+  module {
+    source = "./modules/elasticache"
+  }
+
+  variables {
+    engine_version = "7.4"
+  }
+
+  expect_failures = [var.engine_version]
+}

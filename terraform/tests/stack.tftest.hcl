@@ -38,6 +38,16 @@ run "uses_two_zones_of_the_region" {
   }
 }
 
+run "rejects_a_vpc_cidr_whose_subnets_are_too_small_for_an_alb" {
+  command = plan
+
+  variables {
+    vpc_cidr = "10.0.0.0/24"
+  }
+
+  expect_failures = [var.vpc_cidr]
+}
+
 run "only_the_alb_admits_traffic_from_the_internet" {
   command = plan
 

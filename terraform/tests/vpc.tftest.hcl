@@ -143,3 +143,34 @@ run "rejects_three_zones" {
 
   expect_failures = [var.availability_zones]
 }
+
+run "accepts_a_23_whose_subnets_are_27s" {
+  command = plan
+
+  module {
+    source = "./modules/vpc"
+  }
+
+  variables {
+    cidr_block = "10.0.0.0/23"
+  }
+
+  assert {
+    condition     = alltrue([for s in concat(values(aws_subnet.public), values(aws_subnet.private)) : endswith(s.cidr_block, "/27")])
+    error_message = "A /23 VPC must give /27 subnets, the smallest an ALB accepts."
+  }
+}
+
+run "rejects_a_24_whose_subnets_are_too_small_for_an_alb" {
+  command = plan
+
+  module {
+    source = "./modules/vpc"
+  }
+
+  variables {
+    cidr_block = "10.0.0.0/24"
+  }
+
+  expect_failures = [var.cidr_block]
+}

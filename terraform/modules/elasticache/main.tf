@@ -9,6 +9,13 @@ data "aws_secretsmanager_random_password" "auth_token" {
 locals {
   # A replica to fail over to exists only with two nodes.
   failover = var.node_count > 1
+
+  # The default parameter group's family: Redis OSS 6 is "redis6.x", not "redis6".
+  major = split(".", var.engine_version)[0]
+  parameter_group_family = (
+    var.engine == "valkey" ? "valkey${local.major}" :
+    local.major == "6" ? "redis6.x" : "redis${local.major}"
+  )
 }
 
 resource "aws_ssm_parameter" "auth_token" {
@@ -37,7 +44,7 @@ resource "aws_elasticache_replication_group" "this" {
   engine_version       = var.engine_version
   node_type            = var.node_type
   port                 = var.port
-  parameter_group_name = "default.${var.engine}${split(".", var.engine_version)[0]}"
+  parameter_group_name = "default.${local.parameter_group_family}"
 
   # Primary + one replica in another zone; failover promotes the replica. With one node
   # there is no replica and no failover: Redis is down until ElastiCache replaces it.

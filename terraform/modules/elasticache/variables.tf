@@ -63,17 +63,16 @@ variable "node_type" {
 
 variable "engine_version" {
   type        = string
-  description = "Engine version: Redis OSS up to 7.1, Valkey from 7.2 (e.g. 8.0)."
+  description = "Engine version: Redis OSS 6.0, 6.2, 6.x, 7.0 or 7.1; Valkey 7.2 or 8.x (e.g. 8.0). Its default parameter group follows: redis6.x, redis7, valkey7 or valkey8."
   default     = "7.1"
 
   validation {
-    condition = try(
+    condition = (
       var.engine == "valkey"
-      ? var.engine_version == "7.2" || tonumber(split(".", var.engine_version)[0]) >= 8
-      : contains(["7.0", "7.1"], var.engine_version) || tonumber(split(".", var.engine_version)[0]) <= 6,
-      false,
+      ? can(regex("^(7\\.2|8\\.[0-9]+)$", var.engine_version))
+      : can(regex("^(6\\.[02x]|7\\.[01])$", var.engine_version))
     )
-    error_message = "engine_version must exist for the engine: Redis OSS 7.1 or older (e.g. 7.1), Valkey 7.2 or newer (e.g. 8.0)."
+    error_message = "engine_version must be one ElastiCache offers for the engine: Redis OSS 6.0, 6.2, 6.x, 7.0 or 7.1 (e.g. 7.1), Valkey 7.2 or 8.x (e.g. 8.0). Redis OSS 4 and 5 are refused: they are past standard support and ElastiCache bills their nodes an extended-support premium on top of the node hours."
   }
 }
 

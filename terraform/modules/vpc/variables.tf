@@ -5,7 +5,12 @@ variable "name_prefix" {
 
 variable "cidr_block" {
   type        = string
-  description = "IPv4 CIDR of the VPC. Each of the four subnets takes 1/16 of it."
+  description = "IPv4 CIDR of the VPC, /16 to /23. Each of the four subnets takes 1/16 of it, so a /23 gives /27 subnets: the smallest an ALB accepts."
+
+  validation {
+    condition     = can(cidrnetmask(var.cidr_block)) && tonumber(split("/", var.cidr_block)[1]) >= 16 && tonumber(split("/", var.cidr_block)[1]) <= 23
+    error_message = "cidr_block must be an IPv4 CIDR from /16 to /23, such as 10.0.0.0/16: each subnet takes 1/16 of it, and an ALB needs subnets of at least /27 with 8 free addresses (a /24 gives /28 subnets)."
+  }
 }
 
 variable "availability_zones" {
