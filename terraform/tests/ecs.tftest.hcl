@@ -80,3 +80,95 @@ run "rejects_public_ips_without_public_subnets" {
 
   expect_failures = [var.assign_public_ip]
 }
+
+run "a_capacity_provider_change_updates_the_services_in_place" {
+  command = plan
+
+  module {
+    source = "./modules/ecs"
+  }
+
+  variables {
+    capacity_provider = "FARGATE_SPOT"
+  }
+
+  # Provider 5.x replaces a service whose capacity_provider_strategy changes unless
+  # force_new_deployment is set; ECS refuses the in-place change without it too.
+  assert {
+    condition     = alltrue([for service in aws_ecs_service.this : service.force_new_deployment])
+    error_message = "Both services must force a new deployment, so a capacity provider change is in place."
+  }
+}
+
+run "the_root_filesystem_is_read_only_without_ecs_exec" {
+  command = plan
+
+  module {
+    source = "./modules/ecs"
+  }
+
+  assert {
+    condition     = alltrue([for definition in aws_ecs_task_definition.this : jsondecode(definition.container_definitions)[0].readonlyRootFilesystem])
+    error_message = "Without ECS Exec the app container's root filesystem must be read-only."
+  }
+
+  assert {
+    condition     = alltrue([for definition in aws_ecs_task_definition.this : contains([for m in jsondecode(definition.container_definitions)[0].mountPoints : m.containerPath], "/tmp")])
+    error_message = "/tmp must stay a writable volume of the app container."
+  }
+}
+
+run "ecs_exec_gets_a_writable_root_filesystem" {
+  command = plan
+
+  module {
+    source = "./modules/ecs"
+  }
+
+  variables {
+    enable_execute_command = true
+  }
+
+  assert {
+    condition     = alltrue([for definition in aws_ecs_task_definition.this : !jsondecode(definition.container_definitions)[0].readonlyRootFilesystem])
+    error_message = "ECS Exec's SSM agent needs a writable root filesystem (aws/containers-roadmap#1359)."
+  }
+
+  assert {
+    condition     = alltrue([for service in aws_ecs_service.this : service.enable_execute_command])
+    error_message = "enable_execute_command must reach both services."
+  }
+}
+
+run "rejects_a_cpu_and_memory_pair_fargate_does_not_offer" {
+  command = plan
+
+  module {
+    source = "./modules/ecs"
+  }
+
+  variables {
+    cpu    = 1024
+    memory = 1024
+  }
+
+  expect_failures = [var.memory]
+}
+
+run "accepts_the_largest_fargate_size" {
+  command = plan
+
+  module {
+    source = "./modules/ecs"
+  }
+
+  variables {
+    cpu    = 16384
+    memory = 122880
+  }
+
+  assert {
+    condition     = aws_ecs_task_definition.this["blue"].cpu == "16384" && aws_ecs_task_definition.this["blue"].memory == "122880"
+    error_message = "16 vCPU with 120 GiB is a Fargate size."
+  }
+}

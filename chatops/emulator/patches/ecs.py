@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import inspect
 import ipaddress
 import random
 import zlib
@@ -11,6 +12,7 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.core.utils import camelcase_to_underscores, utcnow
 from moto.ec2.models import ec2_backends
+from moto.ecs import exceptions as ecs_exceptions
 from moto.ecs import models as ecs_models
 from moto.ecs import responses as ecs_responses
 from moto.elbv2.models import elbv2_backends
@@ -299,5 +301,100 @@ PATCHES: tuple[Patch, ...] = (
         "Services report their desired count running behind as many healthy IP targets.",
         _install_simulated_tasks,
         emulator=False,
+    ),
+)
+
+
+# --- Rules: what ECS refuses and moto accepts -------------------------------------------
+
+# Fargate's task sizes (Linux): CPU units -> the memory (MiB) each accepts.
+FARGATE_SIZES: dict[int, frozenset[int]] = {
+    256: frozenset({512, 1024, 2048}),
+    512: frozenset(range(1024, 4096 + 1, 1024)),
+    1024: frozenset(range(2048, 8192 + 1, 1024)),
+    2048: frozenset(range(4096, 16384 + 1, 1024)),
+    4096: frozenset(range(8192, 30720 + 1, 1024)),
+    8192: frozenset(range(16384, 61440 + 1, 4096)),
+    16384: frozenset(range(32768, 122880 + 1, 8192)),
+}
+
+
+def _units(value: str, unit: str) -> int | None:
+    """"1024", "1 vCPU" or "2 GB" (the forms ECS accepts) in CPU units or MiB."""
+    text = value.strip()
+    number, _, suffix = text.partition(" ")
+    try:
+        amount = float(number)
+    except ValueError:
+        return None
+    return int(amount * 1024) if suffix.strip().lower() == unit else int(amount)
+
+
+def fargate_size_fits(cpu: str, memory: str) -> bool:
+    cpu_units, mib = _units(cpu, "vcpu"), _units(memory, "gb")
+    return mib in FARGATE_SIZES.get(cpu_units or 0, frozenset())
+
+
+def _install_fargate_task_sizes() -> Revert:
+    backend_cls = ecs_models.EC2ContainerServiceBackend
+    original = backend_cls.register_task_definition
+    signature = inspect.signature(original)
+
+    def register_task_definition(self: Any, *args: Any, **kwargs: Any) -> Any:
+        request = signature.bind(self, *args, **kwargs).arguments
+        cpu, memory = request.get("cpu"), request.get("memory")
+        if "FARGATE" in (request.get("requires_compatibilities") or []) and cpu and memory:
+            if not fargate_size_fits(str(cpu), str(memory)):
+                raise ecs_exceptions.EcsClientException(
+                    f"No Fargate configuration exists for given values: {cpu} CPU, {memory} "
+                    "memory. See the Amazon ECS documentation for the valid values."
+                )
+        return original(self, *args, **kwargs)
+
+    return replace(backend_cls, "register_task_definition", register_task_definition)
+
+
+def _strategy(entries: list[dict[str, Any]] | None) -> set[tuple[str, int, int]]:
+    return {
+        (str(e["capacityProvider"]), int(e.get("weight") or 0), int(e.get("base") or 0))
+        for e in entries or []
+    }
+
+
+def _install_capacity_provider_updates() -> Revert:
+    backend_cls = ecs_models.EC2ContainerServiceBackend
+    original = backend_cls.update_service
+
+    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
+        wanted = service_properties.get("capacity_provider_strategy")
+        if wanted is not None and not service_properties.get("force_new_deployment"):
+            name = str(service_properties.get("service", "")).split("/")[-1]
+            service = self._get_service(service_properties.get("cluster", "default"), name)
+            if _strategy(wanted) != _strategy(service.capacity_provider_strategy):
+                raise ecs_exceptions.InvalidParameterException(
+                    "When switching from launch type to capacity provider strategy on an "
+                    "existing service, or making a change to a capacity provider strategy on "
+                    "a service that is already using one, you must force a new deployment."
+                )
+        return original(self, service_properties)
+
+    return replace(backend_cls, "update_service", update_service)
+
+
+PATCHES = (
+    *PATCHES,
+    Patch(
+        "ecs-fargate-task-sizes",
+        "RegisterTaskDefinition accepts any cpu/memory for FARGATE; ECS accepts only its task "
+        "sizes (256 CPU: 512-2048 MiB, ...) and answers ClientException 'No Fargate "
+        "configuration exists for given values'.",
+        _install_fargate_task_sizes,
+    ),
+    Patch(
+        "ecs-capacity-provider-updates",
+        "UpdateService changes a service's capacity provider strategy in place; ECS refuses "
+        "it without forceNewDeployment (InvalidParameterException '... you must force a new "
+        "deployment.').",
+        _install_capacity_provider_updates,
     ),
 )

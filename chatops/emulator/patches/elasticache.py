@@ -192,3 +192,99 @@ PATCHES: tuple[Patch, ...] = (
         _install_reader_endpoint,
     ),
 )
+
+
+# --- Rule: parameter groups that exist, of the engine version's family ------------------
+
+# The default parameter groups ElastiCache has in every region, by family. moto has no
+# parameter groups at all (CreateCacheParameterGroup is not implemented either).
+DEFAULT_PARAMETER_GROUP_FAMILIES = (
+    "memcached1.4",
+    "memcached1.5",
+    "memcached1.6",
+    "redis2.6",
+    "redis2.8",
+    "redis3.2",
+    "redis4.0",
+    "redis5.0",
+    "redis6.x",
+    "redis7",
+    "valkey7",
+    "valkey8",
+)
+DEFAULT_PARAMETER_GROUPS = {
+    f"default.{family}{suffix}": family
+    for family in DEFAULT_PARAMETER_GROUP_FAMILIES
+    for suffix in ("", ".cluster.on")
+    if not suffix or not family.startswith(("memcached", "redis2"))  # no cluster mode
+}
+# What CreateReplicationGroup / CreateCacheCluster take when no version is given.
+DEFAULT_ENGINE_VERSIONS = {"redis": "7.1", "valkey": "8.0", "memcached": "1.6.22"}
+
+
+def parameter_group_family(engine: str, version: str) -> str:
+    """The family of an engine version's parameter groups: redis 6.2 -> redis6.x."""
+    major, _, rest = version.partition(".")
+    minor = rest.partition(".")[0]
+    if engine == "valkey":
+        return f"valkey{major}"
+    if engine == "memcached":
+        return f"memcached{major}.{minor}"
+    if major.isdigit() and int(major) >= 7:
+        return f"redis{major}"
+    return "redis6.x" if major == "6" else f"redis{major}.{minor}"
+
+
+class CacheParameterGroupNotFound(elasticache_exceptions.ElastiCacheException):
+    code = "CacheParameterGroupNotFound"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"CacheParameterGroup not found: {name}")
+
+
+def _check_parameter_group(kwargs: dict[str, Any]) -> None:
+    name = kwargs.get("cache_parameter_group_name")
+    if not name:
+        return  # ElastiCache picks the version's default group
+    family = DEFAULT_PARAMETER_GROUPS.get(name)
+    if family is None:
+        raise CacheParameterGroupNotFound(name)
+    engine = str(kwargs.get("engine") or "redis").lower()
+    version = kwargs.get("engine_version") or DEFAULT_ENGINE_VERSIONS.get(engine, "")
+    expected = parameter_group_family(engine, str(version))
+    if family != expected:
+        raise elasticache_exceptions.InvalidParameterCombinationException(
+            f"Expected a parameter group of family {expected} but found one of family {family}"
+        )
+
+
+def _install_parameter_groups() -> Revert:
+    backend_cls = elasticache_models.ElastiCacheBackend
+    original_group = backend_cls.create_replication_group
+    original_cluster = backend_cls.create_cache_cluster
+
+    def create_replication_group(self: Any, **kwargs: Any) -> Any:
+        _check_parameter_group(kwargs)
+        return original_group(self, **kwargs)
+
+    def create_cache_cluster(self: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("replication_group_id"):  # a member takes its group's
+            _check_parameter_group(kwargs)
+        return original_cluster(self, **kwargs)
+
+    return chain(
+        replace(backend_cls, "create_replication_group", create_replication_group),
+        replace(backend_cls, "create_cache_cluster", create_cache_cluster),
+    )
+
+
+PATCHES = (
+    *PATCHES,
+    Patch(
+        "elasticache-parameter-groups",
+        "Any CacheParameterGroupName is accepted; ElastiCache refuses one that does not exist "
+        "(CacheParameterGroupNotFound) or whose family is not the engine version's "
+        "(InvalidParameterCombination 'Expected a parameter group of family ...').",
+        _install_parameter_groups,
+    ),
+)

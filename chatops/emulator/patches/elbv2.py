@@ -282,3 +282,47 @@ PATCHES: tuple[Patch, ...] = (
         _install_target_health,
     ),
 )
+
+
+# --- Rule: an ALB's subnets have room for its nodes ------------------------------------
+
+
+class InvalidSubnet(elbv2_exceptions.ELBClientError):
+    def __init__(self, subnet_id: str) -> None:
+        super().__init__(
+            "InvalidSubnet",
+            f"Not enough IP space available in {subnet_id}. ELB requires at least 8 free IP "
+            "addresses in each subnet.",
+        )
+
+
+def _install_alb_subnet_size() -> Revert:
+    backend_cls = elbv2_models.ELBv2Backend
+    original = backend_cls.create_load_balancer
+
+    def create_load_balancer(self: Any, **kwargs: Any) -> Any:
+        subnet_ids = [*(kwargs.get("subnet_ids") or [])]
+        subnet_ids += [m["SubnetId"] for m in kwargs.get("subnet_mappings") or []]
+        if (kwargs.get("loadbalancer_type") or "application") == "application":
+            subnets = self.ec2_backend.subnets.values()
+            known = {sid: subnet for zone in subnets for sid, subnet in zone.items()}
+            for subnet_id in subnet_ids:
+                subnet = known.get(subnet_id)  # an unknown one is moto's SubnetNotFound
+                if subnet is not None and (
+                    subnet.cidr.prefixlen > 27 or subnet.available_ip_address_count < 8
+                ):
+                    raise InvalidSubnet(subnet_id)
+        return original(self, **kwargs)
+
+    return replace(backend_cls, "create_load_balancer", create_load_balancer)
+
+
+PATCHES = (
+    *PATCHES,
+    Patch(
+        "elbv2-alb-subnet-size",
+        "CreateLoadBalancer (application) accepts any subnet; ELB needs at least a /27 with "
+        "8 free addresses in each and answers InvalidSubnet 'Not enough IP space available'.",
+        _install_alb_subnet_size,
+    ),
+)

@@ -50,13 +50,15 @@ locals {
   containers = {
     for colour in local.colours : colour => concat(
       [{
-        name                   = "app"
-        image                  = var.images[colour]
-        essential              = true
-        cpu                    = 0
-        user                   = var.container_user
-        privileged             = false
-        readonlyRootFilesystem = true
+        name       = "app"
+        image      = var.images[colour]
+        essential  = true
+        cpu        = 0
+        user       = var.container_user
+        privileged = false
+        # ECS Exec's SSM agent writes under /var/lib/amazon and /var/log/amazon
+        # (aws/containers-roadmap#1359): a read-only root filesystem breaks it.
+        readonlyRootFilesystem = !var.enable_execute_command
         stopTimeout            = local.stop_timeout
         portMappings = [{
           name          = "http"
@@ -173,7 +175,8 @@ resource "aws_ecs_task_definition" "this" {
     cpu_architecture        = var.cpu_architecture
   }
 
-  # The root filesystem is read-only; /tmp is the one writable scratch space.
+  # The root filesystem is read-only (unless ECS Exec is on); /tmp is the one writable
+  # scratch space. Fargate fills the bind mount from the image's /tmp, mode included.
   volume {
     name = "tmp"
   }
@@ -198,6 +201,11 @@ resource "aws_ecs_service" "this" {
   # Replace tasks before stopping old ones, so a colour never drops below its count.
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
+
+  # A capacity provider change is an in-place update only with a forced deployment
+  # (otherwise the provider replaces both services: an outage). The price: every
+  # apply that changes a service also replaces its tasks, at 100/200 percent.
+  force_new_deployment = true
 
   capacity_provider_strategy {
     capacity_provider = var.capacity_provider

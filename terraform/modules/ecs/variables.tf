@@ -67,14 +67,34 @@ variable "container_port" {
 
 variable "cpu" {
   type        = number
-  description = "Task CPU units (256 = 0.25 vCPU)."
+  description = "Task CPU units (256 = 0.25 vCPU): 256, 512, 1024, 2048, 4096, 8192 or 16384."
   default     = 256
+
+  validation {
+    condition     = contains([256, 512, 1024, 2048, 4096, 8192, 16384], var.cpu)
+    error_message = "cpu must be a Fargate size: 256, 512, 1024, 2048, 4096, 8192 or 16384."
+  }
 }
 
 variable "memory" {
   type        = number
-  description = "Task memory in MiB."
+  description = "Task memory in MiB; Fargate accepts only some pairs with cpu (see the validation)."
   default     = 512
+
+  # Fargate's task sizes (Linux): anything else fails RegisterTaskDefinition with
+  # "No Fargate configuration exists for given values".
+  validation {
+    condition = (
+      var.cpu == 256 ? contains([512, 1024, 2048], var.memory) :
+      var.cpu == 512 ? var.memory >= 1024 && var.memory <= 4096 && var.memory % 1024 == 0 :
+      var.cpu == 1024 ? var.memory >= 2048 && var.memory <= 8192 && var.memory % 1024 == 0 :
+      var.cpu == 2048 ? var.memory >= 4096 && var.memory <= 16384 && var.memory % 1024 == 0 :
+      var.cpu == 4096 ? var.memory >= 8192 && var.memory <= 30720 && var.memory % 1024 == 0 :
+      var.cpu == 8192 ? var.memory >= 16384 && var.memory <= 61440 && var.memory % 4096 == 0 :
+      var.memory >= 32768 && var.memory <= 122880 && var.memory % 8192 == 0
+    )
+    error_message = "memory does not fit cpu on Fargate: 256 takes 512, 1024 or 2048; 512 takes 1024-4096 and 1024 takes 2048-8192 (steps of 1024); 2048 takes 4096-16384 and 4096 takes 8192-30720 (steps of 1024); 8192 takes 16384-61440 (steps of 4096); 16384 takes 32768-122880 (steps of 8192)."
+  }
 }
 
 variable "cpu_architecture" {
@@ -163,7 +183,7 @@ variable "xray_daemon_image" {
 
 variable "enable_execute_command" {
   type        = bool
-  description = "Allow ECS Exec (shell into running containers) on the services."
+  description = "Allow ECS Exec (shell into running containers) on the services. Its SSM agent needs a writable root filesystem, so the app container's root filesystem is read-only only while this is false."
   default     = false
 }
 
