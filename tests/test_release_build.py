@@ -136,7 +136,8 @@ def base_rootfs(wheels: Path, destination: Path) -> Path:
             symlink = entry(link, 0o777, tarfile.SYMTYPE)
             symlink.linkname = target
             tar.addfile(symlink)
-        tar.addfile(entry("/tmp", 0o1777, tarfile.DIRTYPE))
+        # Only root may write this base's /tmp: the Dockerfile must open it to the app.
+        tar.addfile(entry("/tmp", 0o755, tarfile.DIRTYPE))
     return tarball
 
 
@@ -317,12 +318,16 @@ def test_app_dockerfile_builds_on_its_own_base_and_pushes_with_a_login(
     assert settings["Entrypoint"] == ["python", "-m", "chatapp"]
     assert "8080/tcp" in settings["ExposedPorts"]
     assert "PYTHONPATH=/opt/chatapp" in settings["Env"]
+    assert "/tmp" in settings["Volumes"]
 
     # The layer the Dockerfile adds holds the installed package and its dependencies,
     # compiled, and nothing of the source tree.
     layer, _ = registry.get(f"/v2/chatapp-dev/blobs/{manifest['layers'][-1]['digest']}")
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer))) as tar:
         names = set(tar.getnames())
+        modes = {member.name: member.mode & 0o7777 for member in tar.getmembers()}
+    # What a Fargate bind mount of /tmp starts with: writable by the container's user.
+    assert modes.get("tmp") == 0o1777, oct(modes.get("tmp", 0))
     assert {"opt/chatapp/chatapp/__main__.py", "opt/chatapp/chatapp/server.py"} <= names
     assert any(name.startswith("opt/chatapp/websockets/") for name in names)
     assert any(name.startswith("opt/chatapp/boto3/") for name in names)

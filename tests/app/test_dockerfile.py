@@ -77,3 +77,15 @@ def test_the_build_context_holds_only_the_package() -> None:
     assert lines[0] == "*"
     assert {line for line in lines if line.startswith("!")} == {"!pyproject.toml", "!chatapp/"}
     assert "chatapp/**/__pycache__" in lines
+
+
+def test_tmp_is_a_volume_every_user_can_write() -> None:
+    """Fargate fills the task's /tmp bind mount from the image's declared volume, with its
+    permissions (aws/containers-roadmap#938): 1777, set as root before USER."""
+    steps = instructions()
+    final = steps[max(i for i, (keyword, _) in enumerate(steps) if keyword == "FROM") :]
+    keywords = [keyword for keyword, _ in final]
+    assert ("VOLUME", '["/tmp"]') in final
+    chmods = [i for i, (k, rest) in enumerate(final) if k == "RUN" and "0o1777" in rest]
+    assert chmods and "'/tmp'" in final[chmods[0]][1]
+    assert chmods[0] < keywords.index("VOLUME") < keywords.index("USER")
