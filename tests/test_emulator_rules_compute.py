@@ -53,9 +53,7 @@ def _alb_subnets(aws: Callable[[str], Any], prefix: int, taken: int = 0) -> list
         for index, zone in enumerate("ab")
     ]
     if taken:
-        ec2.create_network_interface(
-            SubnetId=subnets[0], SecondaryPrivateIpAddressCount=taken - 1
-        )
+        ec2.create_network_interface(SubnetId=subnets[0], SecondaryPrivateIpAddressCount=taken - 1)
     return subnets
 
 
@@ -283,9 +281,7 @@ def _move_to_spot(ecs: Any, **extra: Any) -> Callable[[], Any]:
 
 
 @pytest.mark.parametrize("applied", [True, False])
-def test_a_capacity_provider_change_without_a_new_deployment_is_refused(
-    aws, applied: bool
-) -> None:
+def test_a_capacity_provider_change_without_a_new_deployment_is_refused(aws, applied: bool) -> None:
     with patches.patched():
         ecs = _service(aws)
     code, message = outcome("ecs-capacity-provider-updates", applied, _move_to_spot(ecs))

@@ -320,7 +320,7 @@ FARGATE_SIZES: dict[int, frozenset[int]] = {
 
 
 def _units(value: str, unit: str) -> int | None:
-    """"1024", "1 vCPU" or "2 GB" (the forms ECS accepts) in CPU units or MiB."""
+    """ "1024", "1 vCPU" or "2 GB" (the forms ECS accepts) in CPU units or MiB."""
     text = value.strip()
     number, _, suffix = text.partition(" ")
     try:
