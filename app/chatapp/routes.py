@@ -6,6 +6,8 @@
 - ``GET /api/info``: colour, version, task, connections, draining.
 - ``GET /api/rooms/{room}/messages?before=<seq>&limit=<1..100>``: a history page,
   with ``Authorization: Bearer <resumeToken>``.
+- ``GET /api/me/messages?before=<ts>&limit=<1..100>``: the token's user's messages in
+  every room, newest first (the messages table's user index).
 - With WEB_ROOT: the web client's files at ``/``.
 """
 
@@ -15,6 +17,7 @@ import email.utils
 import http
 import json
 import mimetypes
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +49,9 @@ CONTENT_TYPES = {
     ".woff2": "font/woff2",
 }
 ROOM_MESSAGES = "/api/rooms/"
+MY_MESSAGES = "/api/me/messages"
+# A messages sort key: epoch milliseconds, with the fraction a same-ms message takes.
+SORT_KEY = re.compile(r"[1-9][0-9]{0,15}(\.[0-9]{1,3})?")
 
 
 def response(
@@ -103,6 +109,8 @@ class Routes:
             return self.health()
         if path == "/api/info":
             return self.info()
+        if path == MY_MESSAGES:
+            return await self.my_messages(request)
         if path.startswith(ROOM_MESSAGES) and path.endswith("/messages"):
             return await self.history(request, path[len(ROOM_MESSAGES) : -len("/messages")])
         if self.config.web_root is not None and not path.startswith("/api/"):
@@ -135,15 +143,21 @@ class Routes:
             },
         )
 
-    async def history(self, request: Request, room: str) -> Response:
+    def identity(self, request: Request) -> tokens.Identity | Response:
+        """Who the request's resume token proves, or the 401 to answer."""
         authorization = request.headers.get("Authorization", "")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return problem(401, "auth_required", "send Authorization: Bearer <resumeToken>")
         try:
-            tokens.verify(self.config.session_secret, token.strip(), time.time())
+            return tokens.verify(self.config.session_secret, token.strip(), time.time())
         except tokens.TokenError as error:
             return problem(401, "invalid_token", str(error))
+
+    async def history(self, request: Request, room: str) -> Response:
+        identity = self.identity(request)
+        if isinstance(identity, Response):
+            return identity
         if not protocol.ROOM_PATTERN.fullmatch(unquote(room)):
             return problem(400, "invalid_room", "no such room name")
         query = parse_qs(urlsplit(request.path).query, keep_blank_values=True)
@@ -170,6 +184,42 @@ class Routes:
                 "room": unquote(room),
                 "messages": [message.to_dict() for message in messages],
                 "more": more,
+            },
+        )
+
+    async def my_messages(self, request: Request) -> Response:
+        identity = self.identity(request)
+        if isinstance(identity, Response):
+            return identity
+        query = parse_qs(urlsplit(request.path).query, keep_blank_values=True)
+        values = query.get("before")
+        before = values[-1] if values else None
+        if before is not None and not SORT_KEY.fullmatch(before):
+            return problem(
+                400,
+                "invalid_field",
+                "before must be epoch milliseconds (e.g. 1712345678901) or a page's next",
+            )
+        try:
+            limit = _integer(
+                query, "limit", protocol.HISTORY_DEFAULT_LIMIT, 1, protocol.HISTORY_MAX_LIMIT
+            )
+        except ValueError as error:
+            return problem(400, "invalid_field", str(error))
+        assert limit is not None
+        try:
+            messages, following = await self.service.store.messages_of_user(
+                identity.user_id, before, limit
+            )
+        except AwsError as error:
+            log.warning("my_messages_failed", user=identity.user_id, error=str(error))
+            return problem(503, "internal", "your messages are unavailable: retry later")
+        return json_response(
+            200,
+            {
+                "userId": identity.user_id,
+                "messages": [message.to_dict() for message in messages],
+                "next": following,
             },
         )
 

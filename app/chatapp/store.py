@@ -11,6 +11,9 @@ Every call goes through `Aws` (a bounded thread pool, a deadline per call).
   the room in the same millisecond takes `ms.001`, then `ms.002`, ... (this process
   never tries a fraction it already used; another task's put can still collide).
 - connections: one row per open WebSocket, with a `ttl` refreshed while it lives.
+- messages' `userId-timestamp-index` (USER_INDEX, the seed's): a user's messages across
+  rooms, newest first (`messages_of_user`, GET /api/me/messages). Index reads are
+  eventually consistent: a message stored a moment ago may not be listed yet.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from chatapp.recovery import PUT_DEADLINE_MS
 from chatapp.tasks import TaskSet
 
 PAGE_SIZE = 100
+USER_INDEX = "userId-timestamp-index"
 CONNECTION_TTL = 600  # seconds a connections row outlives its last refresh
 ROW_WRITERS = 4
 MAX_TIEBREAK = 999  # fractions of a millisecond tried before giving up
@@ -293,6 +297,38 @@ class Store:
             key=lambda m: m.seq,
         )
         return older[-limit:], len(older) > limit
+
+    async def messages_of_user(
+        self, user_id: str, before: str | None, limit: int
+    ) -> tuple[list[Message], str | None]:
+        """Up to `limit` of the user's messages in every room, newest first, stored before
+        the sort key `before` (epoch ms, maybe with a fraction); and the key to pass as
+        `before` for the next page (None when there is none)."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": "userId = :user",
+            "ExpressionAttributeValues": {":user": {"S": user_id}},
+        }
+        if before is not None:  # "timestamp" is a reserved word
+            query["KeyConditionExpression"] += " AND #ts < :before"
+            query["ExpressionAttributeNames"] = {"#ts": "timestamp"}
+            query["ExpressionAttributeValues"][":before"] = {"N": before}
+
+        def run() -> list[Item]:
+            found: list[Item] = []
+            for items in self._pages(
+                TableName=self.config.messages_table,
+                IndexName=USER_INDEX,
+                ScanIndexForward=False,
+                PaginationConfig={"PageSize": limit + 1, "MaxItems": limit + 1},
+                **query,
+            ):
+                found.extend(items)
+            return found[: limit + 1]
+
+        items: list[Item] = await self._call(run)
+        page = items[:limit]
+        following = page[-1]["timestamp"]["N"] if len(items) > limit else None
+        return [_message(item) for item in page], following
 
     # Connections ------------------------------------------------------------------
 

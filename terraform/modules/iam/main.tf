@@ -69,6 +69,13 @@ locals {
       ]
       Resource = local.table_resources
     }],
+    [{
+      # The chat's GET /api/me/messages: one user's messages across rooms.
+      Sid      = "MessagesOfAUser"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Query"]
+      Resource = "${var.dynamodb_table_arns["messages"]}/index/userId-timestamp-index"
+    }],
     [
       {
         # A task notices that its own target is draining and moves its clients off
