@@ -152,6 +152,21 @@ def test_plan_right_after_deploy_shows_no_changes(home: Path, deployment: dict[s
     assert "No changes." in result.stdout
 
 
+def test_a_capacity_provider_change_updates_the_services_in_place(
+    home: Path, deployment: dict[str, Any]
+) -> None:
+    """The real provider's plan: with force_new_deployment the services are updated, not
+    replaced (both colours would go down at once)."""
+    result = chatops(home, "plan", "--local", "--var", "capacity_provider=FARGATE_SPOT", "--json")
+    assert result.returncode == 2, result.stdout + result.stderr
+    actions = {r["address"]: r["action"] for r in json.loads(result.stdout)["resources"]}
+    services = {address: kind for address, kind in actions.items() if "aws_ecs_service." in address}
+    assert services == {
+        'module.ecs.aws_ecs_service.this["blue"]': "update",
+        'module.ecs.aws_ecs_service.this["green"]': "update",
+    }
+
+
 def listener_weights(home: Path, outputs: dict[str, Any]) -> dict[str, int]:
     listener = client_factory(home)("elbv2").describe_listeners(
         ListenerArns=[outputs["listener_arn"]]
