@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from chatops.emulator import patches
+from chatops.emulator.dataplane import ecs as ecs_plane
 from chatops.emulator.dataplane import vpc
 from chatops.emulator.dataplane.vpc import Party, PathSpec, Rule, SecurityGroup
+from tests.helpers import create_network
+
+REGION = "ap-northeast-2"
 
 ALB_SG, TASKS_SG, REDIS_SG, OTHER_SG = "sg-a1b", "sg-7a5", "sg-4ed", "sg-0th"
 PREFIX = "pl-3b927c52"
@@ -346,3 +354,119 @@ def test_the_gate_refuses_new_connections_while_the_path_is_closed(tmp_path: Pat
         upstream.close()
 
     asyncio.run(scenario())
+
+
+# --- reading a stack's groups from the control plane (moto, with the emulator's patches) ---
+
+
+class _Control:
+    def client(self, service: str, region: str | None = None) -> Any:
+        return boto3.client(service, region_name=region or REGION)
+
+
+def _permission(port: int, source: str) -> dict[str, Any]:
+    return {
+        "IpProtocol": "tcp",
+        "FromPort": port,
+        "ToPort": port,
+        "UserIdGroupPairs": [{"GroupId": source}],
+    }
+
+
+def test_the_paths_of_a_stack_are_read_from_its_groups() -> None:
+    with mock_aws(), patches.patched():
+        control = _Control()
+        ec2, elbv2 = control.client("ec2"), control.client("elbv2")
+        ecs, elasticache = control.client("ecs"), control.client("elasticache")
+        vpc_id, subnets, alb_sg = create_network(ec2)
+        tasks_sg = ec2.create_security_group(GroupName="t", Description="t", VpcId=vpc_id)
+        redis_sg = ec2.create_security_group(GroupName="r", Description="r", VpcId=vpc_id)
+        tasks_sg, redis_sg = tasks_sg["GroupId"], redis_sg["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=alb_sg,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 80,
+                    "ToPort": 80,
+                    "IpRanges": [{"CidrIp": vpc.INTERNET}],
+                }
+            ],
+        )
+        ec2.authorize_security_group_ingress(
+            GroupId=tasks_sg, IpPermissions=[_permission(8080, alb_sg)]
+        )
+        ec2.authorize_security_group_ingress(
+            GroupId=redis_sg, IpPermissions=[_permission(6379, tasks_sg)]
+        )
+        balancer = elbv2.create_load_balancer(Name="acme", Subnets=subnets, SecurityGroups=[alb_sg])
+        balancer_arn = balancer["LoadBalancers"][0]["LoadBalancerArn"]
+        group = elbv2.create_target_group(
+            Name="acme-blue", Protocol="HTTP", Port=8080, VpcId=vpc_id, TargetType="ip"
+        )["TargetGroups"][0]["TargetGroupArn"]
+        elbv2.create_listener(
+            LoadBalancerArn=balancer_arn,
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
+        )
+        elasticache.create_cache_subnet_group(
+            CacheSubnetGroupName="acme", CacheSubnetGroupDescription="acme", SubnetIds=subnets
+        )
+        cache = elasticache.create_replication_group(
+            ReplicationGroupId="acme-redis",
+            ReplicationGroupDescription="acme",
+            Engine="redis",
+            CacheNodeType="cache.t4g.micro",
+            NumCacheClusters=1,
+            CacheSubnetGroupName="acme",
+            SecurityGroupIds=[redis_sg],
+        )["ReplicationGroup"]
+        endpoint = cache["NodeGroups"][0]["PrimaryEndpoint"]["Address"]
+        ecs.create_cluster(clusterName="acme")
+        definition = ecs.register_task_definition(
+            family="acme",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[
+                {
+                    "name": "app",
+                    "image": "app",
+                    "environment": [{"name": "REDIS_HOST", "value": endpoint}],
+                }
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(
+            cluster="acme",
+            serviceName="acme-blue",
+            taskDefinition=definition,
+            desiredCount=0,
+            loadBalancers=[
+                {"targetGroupArn": group, "containerName": "app", "containerPort": 8080}
+            ],
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": subnets, "securityGroups": [tasks_sg]}
+            },
+        )
+        view = ecs_plane.read_services(control, [REGION], {})
+
+        def paths() -> dict[str, str | None]:
+            network, _ = vpc.read_network(
+                control, [REGION], view.services.values(), view.definitions
+            )
+            return {p.name: p.missing for p in network.paths}
+
+        assert paths() == {
+            "viewer → alb acme on 80": None,
+            "edge → alb acme on 80": None,
+            "alb acme → acme-blue tasks on 8080": None,
+            "acme-blue tasks → redis acme-redis on 6379": None,
+        }
+        ec2.revoke_security_group_ingress(
+            GroupId=redis_sg, IpPermissions=[_permission(6379, tasks_sg)]
+        )
+        assert paths()["acme-blue tasks → redis acme-redis on 6379"] == (
+            f"{redis_sg} (r) has no ingress on tcp 6379 from {tasks_sg} (t)"
+        )
