@@ -165,7 +165,6 @@ class Supervisor:
         self.record.supervisor_pid = os.getpid()
         self.record.supervisor_started_at = time.time()
         self.network = vpc.NetworkFile(local_dir / vpc.NETWORK_FILE)
-        self.caches: list[vpc.Cache] = []
         self.checker = targets.HealthChecker(self._report_health, self._probe)
         self.alarms = cloudwatch.AlarmEvaluator()
         self.metadata_port = 0
@@ -556,7 +555,7 @@ class Supervisor:
     async def _reconcile_network(self, regions: list[str], view: ecs.EcsView) -> None:
         """Decide the paths the security groups allow (read by the ALBs and the gates at
         once: nothing restarts) and keep one Redis gate per (cache, service)."""
-        network, self.caches = await asyncio.to_thread(
+        network, _ = await asyncio.to_thread(
             vpc.read_network, self.control, regions, view.services.values(), view.definitions
         )
         if self.network.write(network):
