@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatops.emulator.dataplane import alb
+from chatops.emulator.dataplane import alb, vpc
 from chatops.emulator.dataplane.state import DataplaneRecord, is_ours
 from chatops.emulator.manager import Emulator, EmulatorManager
 from chatops.errors import ChatopsError, UsageError
@@ -141,16 +141,22 @@ class DataplaneStatus:
     supervisor_pid: int | None
     processes: list[DataplaneProcess]
     urls: dict[str, str]
+    paths: list[vpc.PathDecision] = field(default_factory=list)  # what the groups allow
+
+    @property
+    def closed_paths(self) -> list[vpc.PathDecision]:
+        return [p for p in self.paths if not p.open]
 
     def to_json(self) -> dict[str, object]:
         return {
             "supervisor_pid": self.supervisor_pid,
             "processes": [p.to_json() for p in self.processes],
             "urls": self.urls,
+            "paths": [p.to_json() for p in self.paths],
         }
 
 
-_ROLE_ORDER = {"edge": 0, "alb": 1, "task": 2, "redis": 3}
+_ROLE_ORDER = {"edge": 0, "alb": 1, "task": 2, "redis": 3, "redis-gate": 4}
 
 
 def dataplane_status(project: Project, emulator: Emulator | None = None) -> DataplaneStatus:
@@ -176,7 +182,7 @@ def dataplane_status(project: Project, emulator: Emulator | None = None) -> Data
     for key, url in record.urls.items():
         role, _, name = key.partition(":")
         urls[f"{'chat' if role == 'edge' else role}:{name}"] = url
-    return DataplaneStatus(supervisor, processes, urls)
+    return DataplaneStatus(supervisor, processes, urls, vpc.load(project.local_dir).paths)
 
 
 @dataclass(frozen=True)

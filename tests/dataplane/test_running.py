@@ -33,6 +33,23 @@ STANDIN = Path(__file__).resolve().parent / "standin"
 REGION = "ap-northeast-2"
 
 
+VIEWER_RULE: dict[str, Any] = {
+    "IpProtocol": "tcp",
+    "FromPort": 80,
+    "ToPort": 80,
+    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+}
+
+
+def _task_rule(group: str) -> dict[str, Any]:
+    return {
+        "IpProtocol": "tcp",
+        "FromPort": 8080,
+        "ToPort": 8080,
+        "UserIdGroupPairs": [{"GroupId": group}],
+    }
+
+
 @dataclass
 class MiniStack:
     local: Path
@@ -41,6 +58,7 @@ class MiniStack:
     balancer: str
     group: str
     definition: str
+    security_group: str
 
     def record(self) -> DataplaneRecord:
         return DataplaneRecord.load(self.local)
@@ -98,6 +116,11 @@ def mini(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniStack]:
 
         ec2, elbv2, ecs = client("ec2"), client("elbv2"), client("ecs")
         vpc, subnets, security_group = create_network(ec2)
+        # One group for the ALB and the tasks, as small stacks have: viewers on 80, the
+        # ALB to the tasks on 8080 (egress: the default, all traffic).
+        ec2.authorize_security_group_ingress(
+            GroupId=security_group, IpPermissions=[VIEWER_RULE, _task_rule(security_group)]
+        )
         balancer = elbv2.create_load_balancer(
             Name="mini", Subnets=subnets, SecurityGroups=[security_group]
         )["LoadBalancers"][0]["LoadBalancerArn"]
@@ -157,7 +180,7 @@ def mini(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MiniStack]:
                 "awsvpcConfiguration": {"subnets": subnets, "securityGroups": [security_group]}
             },
         )
-        stack = MiniStack(local, manager, client, balancer, group, definition)
+        stack = MiniStack(local, manager, client, balancer, group, definition, security_group)
         stack.settle()
         wait_for(lambda: _get(stack.alb() + "/health")[0] == 200, 15, "the ALB to serve")
         yield stack
@@ -247,6 +270,53 @@ def test_all_targets_unhealthy_fails_open(mini: MiniStack) -> None:
     finally:
         elbv2.modify_target_group(TargetGroupArn=mini.group, HealthCheckPath="/health")
     mini.settle()
+
+
+def _closed_paths(mini: MiniStack) -> list[str]:
+    from chatops.emulator.dataplane import vpc
+
+    return [f"{p.name}: {p.missing}" for p in vpc.load(mini.local).closed]
+
+
+def test_the_security_groups_carry_a_path_only_while_a_rule_allows_it(mini: MiniStack) -> None:
+    ec2 = mini.client("ec2")
+    task_rule = _task_rule(mini.security_group)
+    ec2.revoke_security_group_ingress(GroupId=mini.security_group, IpPermissions=[task_rule])
+    try:
+        closed = wait_for(lambda: _closed_paths(mini), 10, "the ALB to tasks path to close")
+        assert closed == [
+            f"alb mini → mini-blue tasks on 8080: {mini.security_group} (chat) has no ingress "
+            f"on tcp 8080 from {mini.security_group} (chat)"
+        ]
+        started = time.monotonic()
+        assert _get(mini.alb() + "/api/info", timeout=20)[0] == 504
+        assert time.monotonic() - started >= 9  # the connect timeout: the SYN is dropped
+        wait_for(
+            lambda: sorted(mini.states().values()) == ["unhealthy", "unhealthy"],
+            30,
+            "the health checks to time out",
+        )
+        reasons = {
+            d["TargetHealth"].get("Reason")
+            for d in mini.client("elbv2").describe_target_health(TargetGroupArn=mini.group)[
+                "TargetHealthDescriptions"
+            ]
+        }
+        assert reasons == {"Target.Timeout"}
+    finally:
+        ec2.authorize_security_group_ingress(GroupId=mini.security_group, IpPermissions=[task_rule])
+    mini.settle()
+    assert _closed_paths(mini) == []
+    assert _get(mini.alb() + "/api/info")[0] == 200
+    ec2.revoke_security_group_ingress(GroupId=mini.security_group, IpPermissions=[VIEWER_RULE])
+    try:
+        wait_for(lambda: _closed_paths(mini), 10, "the viewer to ALB path to close")
+        assert _get(mini.alb() + "/api/info")[0] == 0  # dropped: no HTTP answer at all
+    finally:
+        ec2.authorize_security_group_ingress(
+            GroupId=mini.security_group, IpPermissions=[VIEWER_RULE]
+        )
+    wait_for(lambda: _get(mini.alb() + "/api/info")[0] == 200, 10, "the ALB to serve again")
 
 
 async def _websocket(url: str) -> Any:

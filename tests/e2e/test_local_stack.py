@@ -305,6 +305,8 @@ def test_local_status_counts_the_stack(home: Path, deployment: dict[str, Any]) -
         ("alb", None),
         ("edge", None),
         ("redis", None),
+        ("redis-gate", None),  # one per service: the tasks reach Redis through it
+        ("redis-gate", None),
         ("task", "blue"),
         ("task", "green"),
     ]

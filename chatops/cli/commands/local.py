@@ -62,7 +62,8 @@ def stop(directory: options.Dir = None) -> None:
 @app.command()
 def status(directory: options.Dir = None, json_output: options.Json = False) -> None:
     """The emulator (endpoint, how much of the stack it holds) and every process of the
-    data plane: role, colour, pid, address, health; and the stack's local URLs."""
+    data plane: role, colour, pid, address, health; the network paths the security
+    groups allow (each closed one with the rule it lacks); and the stack's local URLs."""
     report = local_status(load_project(directory))
     if json_output:
         print_json(report.to_json())
@@ -103,6 +104,13 @@ def status(directory: options.Dir = None, json_output: options.Json = False) -> 
                 process.role, process.colour or "-", str(process.pid), process.address, health
             )
         console.print(table)
+    if dataplane.paths:
+        closed = dataplane.closed_paths
+        opened = len(dataplane.paths) - len(closed)
+        line = f"Security groups: {opened} of {len(dataplane.paths)} paths open"
+        console.print(line + ("; closed (the rule each lacks):" if closed else "."))
+        for path in closed:
+            console.print(f"  {path.name}: {path.missing}", highlight=False)
     for name, url in dataplane.urls.items():
         role, _, what = name.partition(":")
         label = "Chat (edge)" if role == "chat" else "ALB"

@@ -47,6 +47,11 @@ clients, target-level stickiness (``AWSALB``), slow start, keep-alive connection
 targets (each request opens its own), access logs in S3 (the outcomes go to a local
 JSON-lines log instead), and the load balancer's own scaling.
 
+Security groups (see `vpc`): a viewer's new connection is dropped when the groups close
+viewer to ALB on the listener port, and a request to a target group whose tasks the
+groups close to the ALB waits out the connect timeout and gets ``504``, as a dropped SYN
+does on AWS; connections already open carry on (connection tracking).
+
 Two hooks serve the fault and alarm work built on top: every request or upgrade outcome
 (target group, target, status, latency, whether the load balancer answered itself) goes
 through `Observer`s in one place (`LoadBalancer.observe`), and `Faults` (read from a JSON
@@ -74,7 +79,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from chatops.emulator.dataplane import cloudwatch, http
+from chatops.emulator.dataplane import cloudwatch, http, vpc
 from chatops.emulator.dataplane.control import ControlPlane, region_of
 from chatops.processes import connection_gc
 
@@ -374,6 +379,8 @@ class LoadBalancer:
         observers: Sequence[Observer] = (),
         faults: Faults | None = None,
         rng: random.Random | None = None,
+        arn: str = "",
+        network: vpc.NetworkFile | None = None,
     ) -> None:
         self.routing = Routing()
         self.cookies = StickyCookie(cookie_key)
@@ -384,6 +391,8 @@ class LoadBalancer:
         self.clients: set[ClientConnection] = set()
         self.upstreams: set[Upstream] = set()
         self.port = 0
+        self.arn = arn
+        self.network = network or vpc.NetworkFile(None)
 
     # --- hooks ----------------------------------------------------------------------
 
@@ -420,7 +429,23 @@ class LoadBalancer:
 
     # --- connections --------------------------------------------------------------------
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def admits(self, source_kind: str) -> bool:
+        """Whether the security groups let `source_kind` (vpc.VIEWER, vpc.EDGE) reach the
+        listener."""
+        return self.network.reload().is_open(
+            source_kind, vpc.ALB, destination=self.arn, port=self.routing.listener_port
+        )
+
+    async def handle(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        source_kind: str = vpc.VIEWER,
+    ) -> None:
+        if not self.admits(source_kind):
+            transport: Any = writer.transport
+            transport.abort()  # the groups drop it: the client sees no answer
+            return
         connection = ClientConnection(writer)
         self.clients.add(connection)
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
@@ -497,6 +522,9 @@ class LoadBalancer:
         target = self.round_robin.pick(group)
         if target is None:
             return await self._answer(writer, request, 503, started, kind, group)
+        if not self.network.reload().is_open(vpc.ALB, vpc.TASKS, source=self.arn, via=group.arn):
+            await asyncio.sleep(CONNECT_TIMEOUT)  # the groups drop the SYN: no answer
+            return await self._answer(writer, request, 504, started, kind, group, target)
         fault = self.faults.for_group(group)
         if fault is not None:
             if fault.added_latency > 0:
@@ -743,6 +771,8 @@ async def serve(args: argparse.Namespace) -> int:
         cookie_key=hashlib.sha256(b"chatops-alb:" + args.load_balancer.encode()).digest(),
         observers=[metrics, *([outcomes] if outcomes else [])],
         faults=Faults(Path(args.faults) if args.faults else None),
+        arn=args.load_balancer,
+        network=vpc.NetworkFile(Path(args.network) if args.network else None),
     )
     balancer.port = args.port
     stop = asyncio.Event()
@@ -782,6 +812,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--outcomes", help="append every outcome to this JSON-lines file")
     parser.add_argument("--faults", help="JSON file of faults to inject per target group")
+    parser.add_argument("--network", help="the data plane's network.json (security groups)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     install_uvloop()

@@ -162,6 +162,8 @@ class ServiceSpec:
     load_balancers: tuple[LoadBalancerLink, ...]
     circuit_breaker: bool = False
     rollback: bool = False
+    security_groups: tuple[str, ...] = ()  # awsvpc: what the tasks' interfaces have (vpc)
+    subnets: tuple[str, ...] = ()
 
     @property
     def failure_threshold(self) -> int:
@@ -171,6 +173,7 @@ class ServiceSpec:
     @classmethod
     def from_description(cls, service: Mapping[str, Any], region: str) -> ServiceSpec:
         deployment = service.get("deploymentConfiguration") or {}
+        awsvpc = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
         return cls(
             arn=service["serviceArn"],
             name=service["serviceName"],
@@ -184,6 +187,8 @@ class ServiceSpec:
             grace_period=float(service.get("healthCheckGracePeriodSeconds") or 0),
             circuit_breaker=bool((deployment.get("deploymentCircuitBreaker") or {}).get("enable")),
             rollback=bool((deployment.get("deploymentCircuitBreaker") or {}).get("rollback")),
+            security_groups=tuple(awsvpc.get("securityGroups") or ()),
+            subnets=tuple(awsvpc.get("subnets") or ()),
             load_balancers=tuple(
                 LoadBalancerLink(
                     lb["targetGroupArn"], lb.get("containerName", ""), int(lb["containerPort"])
@@ -505,7 +510,8 @@ class GroupInfo:
 # --- the scheduler ------------------------------------------------------------------
 
 
-RedisLookup = Callable[[str], tuple[bool, int | None]]
+# (Redis host, service ARN) -> (a replication group's endpoint?, the port its tasks use)
+RedisLookup = Callable[[str, str], tuple[bool, int | None]]
 
 
 class EcsScheduler:
@@ -847,7 +853,7 @@ class EcsScheduler:
             None,
         )
         if redis_host:
-            known, redis_port = self.redis_for(str(redis_host))
+            known, redis_port = self.redis_for(str(redis_host), spec.arn)
             if known and redis_port is None:
                 log.info("task of %s waits for its Redis (%s)", spec.name, redis_host)
                 return False

@@ -11,7 +11,9 @@ moves, checked every 0.2 s, and every 5 s regardless) and converges:
 - replication groups -> a Redis server each (`elasticache`), as its child;
 - application load balancers -> a proxy process each (`alb`);
 - CloudFront distributions -> an edge process each (`cloudfront`);
-- CloudWatch metric alarms -> evaluated from the metrics every few seconds (`cloudwatch`).
+- CloudWatch metric alarms -> evaluated from the metrics every few seconds (`cloudwatch`);
+- security groups -> the paths they allow, in ``network.json``, and a Redis gate per
+  (replication group, service) that the tasks reach Redis through (`vpc`).
 
 Every process it starts is recorded in ``dataplane.json`` (see `state`) before anything
 else happens to it, so a supervisor that dies (even by SIGKILL) is replaced by one that
@@ -35,7 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from chatops.emulator.dataplane import alb, cloudwatch, ecs, elasticache, targets
+from chatops.emulator.dataplane import alb, cloudwatch, ecs, elasticache, targets, vpc
 from chatops.emulator.dataplane import http as plumbing
 from chatops.emulator.dataplane.control import ControlPlane
 from chatops.emulator.dataplane.state import (
@@ -162,7 +164,8 @@ class Supervisor:
         self.record.instance_id = instance_id
         self.record.supervisor_pid = os.getpid()
         self.record.supervisor_started_at = time.time()
-        self.checker = targets.HealthChecker(self._report_health)
+        self.network = vpc.NetworkFile(local_dir / vpc.NETWORK_FILE)
+        self.checker = targets.HealthChecker(self._report_health, self._probe)
         self.alarms = cloudwatch.AlarmEvaluator()
         self.metadata_port = 0
         self.ecs = ecs.EcsScheduler(
@@ -231,7 +234,11 @@ class Supervisor:
         processes.update(self.proxies)
         self.record.processes = processes
         self.record.ports["metadata"] = self.metadata_port
-        self.record.urls = {key: f"http://127.0.0.1:{p.port}/" for key, p in self.proxies.items()}
+        self.record.urls = {
+            key: f"http://127.0.0.1:{p.port}/"
+            for key, p in self.proxies.items()
+            if p.role in ("alb", "edge")
+        }
         self.record.save(self.local_dir)
         self._dirty = False
 
@@ -239,12 +246,32 @@ class Supervisor:
         await asyncio.to_thread(self.control.report, "target-health", {"Targets": reports})
         self._dirty = True
 
-    def _redis_for(self, host: str) -> tuple[bool, int | None]:
+    def _redis_for(self, host: str, service_arn: str) -> tuple[bool, int | None]:
+        """Tasks reach their Redis through the gate of their service (see `vpc`)."""
         group_id = self.redis_endpoints.get(host)
         if group_id is None:
             return False, None
-        running = self.redis.get(group_id)
-        return True, running.port if running else None
+        gate = next(
+            (
+                p
+                for p in self.proxies.values()
+                if p.role == "redis-gate"
+                and p.detail.get("group_id") == group_id
+                and p.detail.get("source") == service_arn
+            ),
+            None,
+        )
+        return True, gate.port if gate and self._proxy_alive(gate) else None
+
+    async def _probe(self, host: str, port: int, check: targets.HealthCheck) -> targets.CheckResult:
+        """A health check, carried only where the security groups let the ALB reach it."""
+        task = next((t for t in self.ecs.table.tasks.values() if t.port == port), None)
+        if task is not None and not self.network.reload().is_open(
+            vpc.ALB, vpc.TASKS, destination=task.service_arn
+        ):
+            await asyncio.sleep(check.timeout)  # the SYN is dropped: no answer at all
+            return targets.CheckResult(False, "Target.Timeout", "Request timed out")
+        return await targets.probe(host, port, check)
 
     # --- adoption ------------------------------------------------------------------
 
@@ -384,6 +411,8 @@ class Supervisor:
                         str(self.local_dir / "logs" / "alb" / f"{name}.outcomes.jsonl"),
                         "--faults",
                         str(self.local_dir / alb.FAULTS_FILE),
+                        "--network",
+                        str(self.local_dir / vpc.NETWORK_FILE),
                     ],
                     key,
                     detail,
@@ -429,7 +458,9 @@ class Supervisor:
                     f"edge:{buckets[0] if buckets else distribution['Id']}",
                     detail,
                 )
-        for key in [k for k in self.proxies if k not in wanted]:
+        for key in [
+            k for k in self.proxies if k not in wanted and self.proxies[k].role != "redis-gate"
+        ]:
             log.info("stopping %s: gone from the emulator", key)
             self._stop_proxy(key)
 
@@ -491,6 +522,7 @@ class Supervisor:
         steps: list[tuple[str, Any]] = [
             ("target groups", self._reconcile_targets(regions, view)),
             ("Redis", self._reconcile_redis(regions, view)),
+            ("security groups", self._reconcile_network(regions, view)),
             ("load balancers and edges", self._reconcile_proxies(regions)),
         ]
         for name, step in steps:
@@ -519,6 +551,63 @@ class Supervisor:
             elasticache.read_groups, self.control, regions, token_parameters(view.definitions)
         )
         await self._ensure_redis(groups)
+
+    async def _reconcile_network(self, regions: list[str], view: ecs.EcsView) -> None:
+        """Decide the paths the security groups allow (read by the ALBs and the gates at
+        once: nothing restarts) and keep one Redis gate per (cache, service)."""
+        network, _ = await asyncio.to_thread(
+            vpc.read_network, self.control, regions, view.services.values(), view.definitions
+        )
+        if self.network.write(network):
+            closed = [f"{p.name}: {p.missing}" for p in network.closed]
+            log.info(
+                "network: %d of %d paths open%s",
+                len(network.paths) - len(closed),
+                len(network.paths),
+                "".join(f"; closed {c}" for c in closed),
+            )
+        wanted: set[str] = set()
+        for path in network.paths:
+            if path.source_kind != vpc.TASKS or path.destination_kind != vpc.REDIS:
+                continue
+            service = view.services.get(path.source)
+            running = self.redis.get(path.destination)
+            if service is None or running is None:
+                continue
+            key = vpc.gate_key(path.destination, service.name)
+            wanted.add(key)
+            detail = {
+                "group_id": path.destination,
+                "source": service.arn,
+                "redis_port": running.port,
+            }
+            record = self.proxies.get(key)
+            if record is not None and record.detail == detail and self._proxy_alive(record):
+                continue
+            if record is not None:
+                self._stop_proxy(key)
+            self._spawn(
+                key,
+                "redis-gate",
+                "chatops.emulator.dataplane.vpc",
+                [
+                    "--network",
+                    str(self.network.path),
+                    "--source",
+                    service.arn,
+                    "--group",
+                    path.destination,
+                    "--redis-port",
+                    str(running.port),
+                ],
+                key,
+                detail,
+            )
+        for key in [
+            k for k, p in self.proxies.items() if p.role == "redis-gate" and k not in wanted
+        ]:
+            log.info("stopping %s: its path is gone", key)
+            self._stop_proxy(key)
 
     async def _reconcile_proxies(self, regions: list[str]) -> None:
         balancers = await asyncio.to_thread(read_load_balancers, self.control, regions)
