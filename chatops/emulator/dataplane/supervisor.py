@@ -232,6 +232,12 @@ class Supervisor:
         self.record.processes = processes
         self.record.ports["metadata"] = self.metadata_port
         self.record.urls = {key: f"http://127.0.0.1:{p.port}/" for key, p in self.proxies.items()}
+        for key in self.proxies:
+            if key.startswith("alb:") and f"{key}:origin" in self.record.ports:
+                origin = self.record.ports[f"{key}:origin"]
+                self.record.urls[f"alb-origin:{key.split(':', 1)[1]}"] = (
+                    f"http://127.0.0.1:{origin}/"
+                )
         self.record.save(self.local_dir)
         self._dirty = False
 
@@ -373,6 +379,9 @@ class Supervisor:
                 if record is not None:
                     self._stop_proxy(key)
                 name = balancer["LoadBalancerName"]
+                # The listener's origin-facing side: where the local edge connects.
+                origin_port = choose_port(self.record.ports.get(f"{key}:origin"))
+                self.record.ports[f"{key}:origin"] = origin_port
                 record = self._spawn(
                     key,
                     "alb",
@@ -380,6 +389,8 @@ class Supervisor:
                     [
                         "--load-balancer",
                         balancer["LoadBalancerArn"],
+                        "--origin-port",
+                        str(origin_port),
                         "--outcomes",
                         str(self.local_dir / "logs" / "alb" / f"{name}.outcomes.jsonl"),
                         "--faults",
@@ -388,7 +399,7 @@ class Supervisor:
                     key,
                     detail,
                 )
-            alb_addresses[balancer["DNSName"]] = record.port
+            alb_addresses[balancer["DNSName"]] = self.record.ports.get(f"{key}:origin", record.port)
         for distribution in distributions:
             origins = (distribution.get("Origins") or {}).get("Items") or []
             mapping = sorted(

@@ -15,3 +15,11 @@ mock_data "aws_caller_identity" {
 mock_data "aws_secretsmanager_random_password" {
   defaults = { random_password = "MockRedisAuthTokenThatIsLongEnough0123456789abcdefABCDEF01234567" }
 }
+
+mock_resource "aws_vpc" {
+  defaults = { id = "vpc-0123456789abcdef0" }
+}
+
+mock_data "aws_ec2_managed_prefix_list" {
+  defaults = { id = "pl-82a045eb", max_entries = 55 }
+}
