@@ -19,7 +19,14 @@ from chatops.cli import ui
 from chatops.cli.main import app
 from chatops.inventory import StackId, find_resources
 from chatops.project import STATE_DIR_ENV
-from tests.e2e.conftest import LocalStack, client_factory, run_cli, state_resources
+from tests.e2e.conftest import (
+    LocalStack,
+    client_factory,
+    run_cli,
+    set_traffic_action,
+    state_resources,
+    traffic_action,
+)
 from tests.helpers import state_lock_held
 
 pytestmark = pytest.mark.e2e
@@ -123,10 +130,9 @@ def test_services_run_behind_healthy_targets(home: Path, deployment: dict[str, A
             "healthy"
         ]
         assert [t["Target"]["Id"] for t in health["TargetHealthDescriptions"]] == ["127.0.0.1"]
-    listener = elbv2.describe_listeners(ListenerArns=[outputs["listener_arn"]])["Listeners"][0]
     weights = {
         group["TargetGroupArn"]: group["Weight"]
-        for group in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+        for group in traffic_action(elbv2, outputs)["ForwardConfig"]["TargetGroups"]
     }
     assert weights == {outputs["blue_target_group_arn"]: 100, outputs["green_target_group_arn"]: 0}
 
@@ -153,10 +159,7 @@ def test_plan_right_after_deploy_shows_no_changes(home: Path, deployment: dict[s
 
 
 def listener_weights(home: Path, outputs: dict[str, Any]) -> dict[str, int]:
-    listener = client_factory(home)("elbv2").describe_listeners(
-        ListenerArns=[outputs["listener_arn"]]
-    )
-    groups = listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    groups = traffic_action(client_factory(home)("elbv2"), outputs)["ForwardConfig"]["TargetGroups"]
     names = {outputs["blue_target_group_arn"]: "blue", outputs["green_target_group_arn"]: "green"}
     return {names[g["TargetGroupArn"]]: g["Weight"] for g in groups}
 
@@ -211,21 +214,17 @@ def test_drift_is_reported_with_the_command_that_reconciles_it(
     home: Path, deployment: dict[str, Any]
 ) -> None:
     outputs = deployment["outputs"]
-    client_factory(home)("elbv2").modify_listener(
-        ListenerArn=outputs["listener_arn"],
-        DefaultActions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        {"TargetGroupArn": outputs["blue_target_group_arn"], "Weight": 70},
-                        {"TargetGroupArn": outputs["green_target_group_arn"], "Weight": 30},
-                    ],
-                    # A weight change in the console keeps the stickiness setting.
-                    "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 3600},
-                },
-            }
-        ],
+    set_traffic_action(
+        client_factory(home)("elbv2"),
+        outputs,
+        {
+            "TargetGroups": [
+                {"TargetGroupArn": outputs["blue_target_group_arn"], "Weight": 70},
+                {"TargetGroupArn": outputs["green_target_group_arn"], "Weight": 30},
+            ],
+            # A weight change in the console keeps the stickiness setting.
+            "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 3600},
+        },
     )
     status = traffic_status(home)
     assert status["weights"] == {"blue": 70, "green": 30}

@@ -42,6 +42,9 @@ output "origin_secret" {
   description = "Value CloudFront must send as X-Origin-Verify (the current generation); null with direct access."
   value       = var.edge_only ? aws_ssm_parameter.origin_secret[tostring(var.origin_secret_generation)].value : null
   sensitive   = true
+
+  # CloudFront sends a new secret only once the rule accepts it.
+  depends_on = [aws_lb_listener_rule.traffic]
 }
 
 output "origin_secret_parameter" {
