@@ -48,7 +48,7 @@ def deployment(stack: LocalStack) -> dict[str, Any]:
 
 
 def test_deploy_creates_every_resource(home: Path, deployment: dict[str, Any]) -> None:
-    assert "Deployed" in deployment["stdout"] and "Chat (ALB):" in deployment["stdout"]
+    assert "Deployed" in deployment["stdout"] and "ALB (edge-only, 403):" in deployment["stdout"]
     # It ends with the local URLs, serving.
     assert deployment["stdout"].rstrip().splitlines()[-1].split()[:4] == [
         "Local",
@@ -85,7 +85,7 @@ def test_deploy_creates_every_resource(home: Path, deployment: dict[str, Any]) -
         "logs:log-group": 1,
         "s3:bucket": 2,
         "sns:topic": 1,
-        "ssm:parameter": 2,
+        "ssm:parameter": 3,  # the Redis token, the session secret, the origin secret
     }
     assert state_resources(home) >= 70
 
