@@ -187,7 +187,7 @@ variable "alb_deletion_protection" {
 
 variable "enable_waf" {
   type        = bool
-  description = "AWS WAF on CloudFront (per-IP rate limit, anonymous IPs, AWS managed common and known-bad-input rules incl. Log4j) and on the ALB (the managed rules on request content only: behind CloudFront the ALB sees the edge's addresses, not the viewers'), with logs. Costs about $16/month for the two web ACLs ($5 each plus $1 per rule) plus $0.60 per million requests and log ingestion."
+  description = "AWS WAF on CloudFront (per-IP rate limit, anonymous IPs, AWS managed common and known-bad-input rules incl. Log4j) and on the ALB (the managed rules without the rate limit: behind CloudFront the ALB sees the edge's addresses, not the viewers'), with logs. Costs about $17/month for the two web ACLs ($5 each plus $1 per rule) plus $0.60 per million requests and log ingestion."
   default     = false
 }
 

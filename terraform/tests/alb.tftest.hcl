@@ -225,7 +225,7 @@ run "https_needs_the_certificate_issued_and_redirects_after_the_main_listener" {
   }
 }
 
-run "the_alb_web_acl_has_no_rule_on_client_addresses" {
+run "the_alb_web_acl_has_no_per_ip_rate_limit" {
   command = plan
 
   module {
@@ -237,7 +237,7 @@ run "the_alb_web_acl_has_no_rule_on_client_addresses" {
   }
 
   assert {
-    condition     = alltrue([for rule in aws_wafv2_web_acl.this[0].rule : length(rule.statement[0].rate_based_statement) == 0 && rule.name != "AWSManagedRulesAnonymousIpList"])
-    error_message = "Behind CloudFront the ALB sees the edge's addresses: IP-based rules belong on the CloudFront web ACL."
+    condition     = alltrue([for rule in aws_wafv2_web_acl.this[0].rule : length(rule.statement[0].rate_based_statement) == 0])
+    error_message = "Behind CloudFront the ALB sees the edge's addresses: the per-IP rate limit belongs on the CloudFront web ACL."
   }
 }

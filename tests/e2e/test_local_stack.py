@@ -280,7 +280,7 @@ def test_rollout_to_green_ends_with_all_traffic_on_green(
 def test_local_status_counts_the_stack(home: Path, deployment: dict[str, Any]) -> None:
     status = json.loads(chatops(home, "local", "status", "--json").stdout)
     assert status["running"] is True
-    assert status["stack_resources"] == 50
+    assert status["stack_resources"] == 51  # with the origin secret parameter
     assert status["state_resources"] == state_resources(home)
     dataplane = status["dataplane"]
     assert dataplane["supervisor_pid"]

@@ -383,16 +383,15 @@ resource "aws_lb_listener" "http_redirect" {
 
 # --- WAF (opt-in: it costs money) ---------------------------------------------------
 # AWS managed rules on what a request carries (KnownBadInputs covers Log4j,
-# CVE-2021-44228). No rule here looks at the client address: through CloudFront, the ALB
-# sees the edge's addresses, so a per-IP rate limit would count every viewer behind one
-# edge as one client. The per-IP rate limit and the anonymous IP list are on the
-# CloudFront web ACL, which sees the viewer's address.
+# CVE-2021-44228). No per-IP rate limit: through CloudFront, the ALB sees the edge's
+# addresses, so it would count every viewer behind one edge as one client. The rate
+# limit is on the CloudFront web ACL, which sees the viewer's address.
 
 resource "aws_wafv2_web_acl" "this" {
   count = var.enable_waf ? 1 : 0
 
   name        = "${var.name_prefix}-alb"
-  description = "Managed rules on request content in front of the ${var.name_prefix} ALB"
+  description = "Managed rules in front of the ${var.name_prefix} ALB"
   scope       = "REGIONAL"
 
   default_action {
@@ -439,6 +438,30 @@ resource "aws_wafv2_web_acl" "this" {
     visibility_config {
       cloudwatch_metrics_enabled = true
       metric_name                = "${var.name_prefix}-alb-AWSManagedRulesKnownBadInputsRuleSet"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  # Matches only with direct access, where the ALB sees the viewers; behind CloudFront
+  # it sees the edge's addresses, which are never on the list.
+  rule {
+    name     = "AWSManagedRulesAnonymousIpList"
+    priority = 30
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        name        = "AWSManagedRulesAnonymousIpList"
+        vendor_name = "AWS"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${var.name_prefix}-alb-AWSManagedRulesAnonymousIpList"
       sampled_requests_enabled   = true
     }
   }

@@ -118,7 +118,7 @@ variable "enable_deletion_protection" {
 
 variable "enable_waf" {
   type        = bool
-  description = "Put an AWS WAF web ACL in front of the ALB: AWS managed rules on request content (common, known bad inputs incl. Log4j), logged to CloudWatch Logs; rules on client addresses belong on the CloudFront web ACL. About $7/month ($5 per ACL, $1 per rule) plus $0.60 per million requests."
+  description = "Put an AWS WAF web ACL in front of the ALB: AWS managed rules (common, known bad inputs incl. Log4j, anonymous IPs, which match only with direct access), logged to CloudWatch Logs; no per-IP rate limit, which belongs on the CloudFront web ACL. About $8/month ($5 per ACL, $1 per rule) plus $0.60 per million requests."
   default     = false
 }
 

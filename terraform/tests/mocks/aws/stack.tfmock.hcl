@@ -23,3 +23,7 @@ mock_resource "aws_vpc" {
 mock_data "aws_ec2_managed_prefix_list" {
   defaults = { id = "pl-82a045eb", max_entries = 55 }
 }
+
+mock_resource "aws_lb_listener_rule" {
+  defaults = { arn = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:listener-rule/app/chatapp-dev-alb/1/2/3" }
+}
