@@ -294,7 +294,8 @@ def test_local_status_counts_the_stack(home: Path, deployment: dict[str, Any]) -
     ]
     assert all(p["alive"] and p["address"].startswith("127.0.0.1:") for p in dataplane["processes"])
     assert {p["health"] for p in dataplane["processes"] if p["role"] == "task"} == {"healthy"}
-    assert sorted(name.split(":")[0] for name in dataplane["urls"]) == ["alb", "chat"]
+    # The ALB as the internet reaches it, as CloudFront does, and the edge.
+    assert sorted(name.split(":")[0] for name in dataplane["urls"]) == ["alb", "alb-origin", "chat"]
 
 
 def test_destroy_without_a_terminal_refuses_and_changes_nothing(
