@@ -188,7 +188,8 @@ def dataplane_status(project: Project, emulator: Emulator | None = None) -> Data
 @dataclass(frozen=True)
 class LocalUrls:
     chat: str | None  # the edge (CloudFront): the web client, /ws and /api
-    alb: str | None
+    alb: str | None  # the ALB as the internet reaches it
+    alb_origin: str | None = None  # the ALB as CloudFront's addresses reach it
 
 
 def stack_urls(
@@ -196,13 +197,15 @@ def stack_urls(
 ) -> LocalUrls:
     """The local edge and ALB of one stack (by its distribution and load balancer)."""
     record = DataplaneRecord.load(project.local_dir)
-    chat = alb = None
+    chat = alb = alb_origin = None
     for process in record.processes.values():
         if process.role == "edge" and process.detail.get("id") == distribution_id:
             chat = f"http://127.0.0.1:{process.port}/"
         if process.role == "alb" and process.detail.get("dns_name") == alb_dns_name:
             alb = f"http://127.0.0.1:{process.port}/"
-    return LocalUrls(chat, alb)
+            origin = record.ports.get(f"{process.key}:origin")
+            alb_origin = f"http://127.0.0.1:{origin}/" if origin else None
+    return LocalUrls(chat, alb, alb_origin)
 
 
 def _answers(url: str, expect: Callable[[int], bool]) -> bool:
@@ -222,20 +225,29 @@ def wait_until_serving(
     *,
     timeout: float = 60.0,
     health_path: str | None = "/health",
+    edge_only: bool = False,
 ) -> LocalUrls:
     """The stack's local URLs once the edge serves the site and the ALB reaches a task
-    (with `health_path` None: once the ALB answers at all, e.g. a stack with no tasks)."""
+    (with `health_path` None: once the ALB answers at all, e.g. a stack with no tasks).
+    `edge_only`: the ALB forwards only what comes through the edge (it answers anyone
+    else 403), so a task is reached through the edge, at /api/info."""
     deadline = time.monotonic() + timeout
 
-    def alb_serves(url: str) -> bool:
+    def alb_serves(urls: LocalUrls) -> bool:
+        if urls.alb is None:
+            return False
         if health_path is None:
-            return _answers(url, lambda status: status > 0)
-        return _answers(url.rstrip("/") + health_path, lambda status: status == 200)
+            return _answers(urls.alb, lambda status: status > 0)
+        if edge_only:
+            return urls.chat is not None and _answers(
+                urls.chat.rstrip("/") + "/api/info", lambda status: status == 200
+            )
+        return _answers(urls.alb.rstrip("/") + health_path, lambda status: status == 200)
 
     urls = stack_urls(project, distribution_id, alb_dns_name)
     while time.monotonic() < deadline:
         urls = stack_urls(project, distribution_id, alb_dns_name)
-        alb_ok = urls.alb is not None and alb_serves(urls.alb)
+        alb_ok = alb_serves(urls)
         edge_ok = urls.chat is not None and _answers(urls.chat, lambda status: status < 500)
         if alb_ok and (edge_ok or distribution_id is None):
             return urls
@@ -243,7 +255,7 @@ def wait_until_serving(
     missing = []
     if urls.alb is None:
         missing.append("no local ALB runs")
-    elif not alb_serves(urls.alb):
+    elif not alb_serves(urls):
         missing.append(f"the ALB ({urls.alb}) reaches no healthy task")
     if distribution_id and urls.chat is None:
         missing.append("no local edge runs")
@@ -288,6 +300,7 @@ def serving_stack(target: Target, outputs: Mapping[str, Any], timeout: float = 6
         str(outputs.get("alb_dns_name") or ""),
         timeout=timeout,
         health_path="/health" if desired else None,
+        edge_only=outputs.get("alb_direct_access") is False,
     )
 
 

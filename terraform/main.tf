@@ -72,6 +72,8 @@ module "security_groups" {
   vpc_id                  = module.vpc.vpc_id
   container_port          = var.container_port
   alb_ingress_cidr_blocks = var.alb_ingress_cidr_blocks
+  alb_cloudfront_only     = !var.alb_direct_access
+  alb_origin_port         = var.certificate_arn != "" ? 443 : 80
 }
 
 module "ecr" {
@@ -135,8 +137,9 @@ module "alb" {
   enable_deletion_protection = var.alb_deletion_protection
   logs_retention_days        = var.alb_logs_retention_days
   enable_waf                 = var.enable_waf
-  waf_rate_limit             = var.waf_rate_limit
   waf_log_retention_days     = var.log_retention_days
+  edge_only                  = !var.alb_direct_access
+  origin_secret_generation   = var.origin_secret_generation
 }
 
 module "ecs" {
@@ -216,6 +219,7 @@ module "cloudfront" {
   enable_alb_origin   = var.cloudfront_alb_origin
   alb_domain_name     = var.cloudfront_alb_origin_domain != "" ? var.cloudfront_alb_origin_domain : module.alb.dns_name
   alb_origin_protocol = var.certificate_arn != "" ? "https-only" : "http-only"
+  origin_secret       = module.alb.origin_secret
   wait_for_deployment = var.cloudfront_wait_for_deployment
   kms_encryption      = var.cloudfront_kms_encryption
   access_logs_bucket  = module.alb.logs_bucket_name

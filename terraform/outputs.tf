@@ -33,8 +33,18 @@ output "alb_arn" {
 }
 
 output "alb_url" {
-  description = "Base URL of the chat service through the ALB."
+  description = "Base URL of the ALB. Edge-only (the default) it answers 403: use the CloudFront URL."
   value       = module.alb.url
+}
+
+output "alb_direct_access" {
+  description = "Whether the ALB serves requests that did not come through CloudFront."
+  value       = var.alb_direct_access
+}
+
+output "origin_secret_parameter" {
+  description = "SSM parameter holding the origin secret CloudFront sends the ALB (X-Origin-Verify); null with direct access."
+  value       = module.alb.origin_secret_parameter
 }
 
 output "cloudfront_domain_name" {
@@ -65,8 +75,13 @@ output "alb_logs_bucket_name" {
 # --- Traffic ------------------------------------------------------------------
 
 output "listener_arn" {
-  description = "Listener whose forward action holds the blue/green weights."
+  description = "Listener of the ALB; with direct access its default action holds the blue/green weights."
   value       = module.alb.listener_arn
+}
+
+output "traffic_rule_arn" {
+  description = "Listener rule whose forward action holds the blue/green weights in edge-only mode; null with direct access."
+  value       = module.alb.traffic_rule_arn
 }
 
 output "blue_target_group_arn" {

@@ -142,13 +142,40 @@ variable "health_check_path" {
 
 variable "certificate_arn" {
   type        = string
-  description = "ACM certificate (same region) for an HTTPS listener with HTTP redirect; empty serves plain HTTP."
+  description = "ACM certificate (same region) for an HTTPS listener with HTTP redirect; empty serves plain HTTP. Needs cloudfront_alb_origin_domain: CloudFront then reaches the ALB over HTTPS by that name, which the certificate must cover (no certificate covers the ALB's *.elb.amazonaws.com name)."
   default     = ""
+
+  validation {
+    condition     = var.certificate_arn == "" || !var.cloudfront_alb_origin || var.cloudfront_alb_origin_domain != ""
+    error_message = "certificate_arn needs cloudfront_alb_origin_domain: the DNS name (pointing at the ALB) that the certificate covers. CloudFront cannot reach the ALB over HTTPS by its *.elb.amazonaws.com name."
+  }
+}
+
+variable "alb_direct_access" {
+  type        = bool
+  description = "Let anyone reach the ALB directly (alb_ingress_cidr_blocks on 80/443, no origin secret), as the seed stack did. false (edge-only): only CloudFront's origin-facing addresses reach it, and only requests carrying the origin secret are forwarded, so the edge's WAF and cache cannot be bypassed. Free either way."
+  default     = false
+
+  validation {
+    condition     = var.alb_direct_access || var.cloudfront_alb_origin
+    error_message = "Edge-only mode (alb_direct_access = false) needs cloudfront_alb_origin = true: otherwise nothing can reach the chat. Set alb_direct_access = true to serve it from the ALB alone."
+  }
+}
+
+variable "origin_secret_generation" {
+  type        = number
+  description = "Generation of the origin secret CloudFront sends the ALB in edge-only mode (stored in SSM Parameter Store, like the Redis token). Raise it by one to rotate: the previous value stays accepted until the next rotation, so nothing is refused during the change."
+  default     = 1
+
+  validation {
+    condition     = var.origin_secret_generation >= 1 && floor(var.origin_secret_generation) == var.origin_secret_generation
+    error_message = "origin_secret_generation must be a whole number of at least 1; raise it by one to rotate the origin secret."
+  }
 }
 
 variable "alb_ingress_cidr_blocks" {
   type        = list(string)
-  description = "IPv4 CIDRs allowed to reach the ALB."
+  description = "IPv4 CIDRs allowed to reach the ALB when alb_direct_access is true (edge-only: CloudFront's origin-facing prefix list instead)."
   default     = ["0.0.0.0/0"]
 }
 
@@ -160,7 +187,7 @@ variable "alb_deletion_protection" {
 
 variable "enable_waf" {
   type        = bool
-  description = "AWS WAF in front of the ALB and CloudFront (AWS managed rules: common, known bad inputs incl. Log4j, anonymous IPs; plus a per-IP rate limit), with logs. Costs about $18/month for the two web ACLs plus $0.60 per million requests and log ingestion."
+  description = "AWS WAF on CloudFront (per-IP rate limit, anonymous IPs, AWS managed common and known-bad-input rules incl. Log4j) and on the ALB (the managed rules without the rate limit: behind CloudFront the ALB sees the edge's addresses, not the viewers'), with logs. Costs about $17/month for the two web ACLs ($5 each plus $1 per rule) plus $0.60 per million requests and log ingestion."
   default     = false
 }
 
@@ -408,7 +435,7 @@ variable "cloudfront_alb_origin" {
 
 variable "cloudfront_alb_origin_domain" {
   type        = string
-  description = "Domain CloudFront uses to reach the ALB; empty uses the ALB's DNS name. With certificate_arn, set it to the name the certificate covers."
+  description = "Domain CloudFront uses to reach the ALB; empty uses the ALB's DNS name. Required with certificate_arn: a DNS name pointing at the ALB that the certificate covers."
   default     = ""
 }
 

@@ -712,8 +712,12 @@ def test_a_bigger_node_type_moves_only_redis() -> None:
 def test_waf_adds_two_web_acls_and_their_usage_based_log_groups() -> None:
     change = moved("waf")
     acls = {"module.alb.aws_wafv2_web_acl.this[0]", "module.cloudfront.aws_wafv2_web_acl.this[0]"}
-    # $5 per web ACL and $1 for each of its four rules.
-    assert change == dict.fromkeys(acls, (Decimal(0), Decimal(9)))
+    # $5 per web ACL and $1 per rule: CloudFront's four (the per-IP rate limit among
+    # them), the ALB's three (no rate limit: it sees CloudFront's addresses).
+    assert change == {
+        "module.cloudfront.aws_wafv2_web_acl.this[0]": (Decimal(0), Decimal(9)),
+        "module.alb.aws_wafv2_web_acl.this[0]": (Decimal(0), Decimal(8)),
+    }
     default = {r.address for r in priced("default").breakdown.resources}
     waf = priced("waf").breakdown.by_address()
     assert set(waf) - default == acls | {

@@ -67,14 +67,41 @@ def test_exactly_one_nat_gateway(default_plan: Any) -> None:
     assert len(of_type(default_plan, "aws_eip")) == 1
 
 
-def test_listener_forwards_to_both_colours_by_weight(default_plan: Any) -> None:
+def test_the_traffic_rule_forwards_to_both_colours_by_weight(default_plan: Any) -> None:
     listeners = of_type(default_plan, "aws_lb_listener")
     assert len(listeners) == 1
-    forward = next(iter(listeners.values()))["default_action"][0]["forward"][0]
+    # Edge-only (the default): the listener refuses, the rule with the secret forwards.
+    default_action = next(iter(listeners.values()))["default_action"][0]
+    assert default_action["type"] == "fixed-response"
+    assert default_action["fixed_response"][0]["status_code"] == "403"
+    rules = of_type(default_plan, "aws_lb_listener_rule")
+    assert len(rules) == 1
+    rule = next(iter(rules.values()))
+    assert rule["priority"] == 100
+    assert rule["condition"][0]["http_header"][0]["http_header_name"] == "X-Origin-Verify"
+    forward = rule["action"][0]["forward"][0]
     assert sorted(group["weight"] for group in forward["target_group"]) == [10, 90]
     assert forward["stickiness"][0]["enabled"] is True
-    names = sorted(tg["name"] for tg in of_type(default_plan, "aws_lb_target_group").values())
-    assert names == ["chatapp-dev-blue", "chatapp-dev-green"]
+    # The names hash the VPC's ID, known once the VPC exists (terraform/tests/alb.tftest.hcl
+    # checks their shape; the e2e deploy, the applied names).
+    groups = of_type(default_plan, "aws_lb_target_group")
+    assert sorted(tg["port"] for tg in groups.values()) == [8080, 8080]
+
+
+def test_cloudfront_sends_the_origin_secret_the_rule_accepts(default_plan: Any) -> None:
+    distribution = next(iter(of_type(default_plan, "aws_cloudfront_distribution").values()))
+    alb_origin = next(o for o in distribution["origin"] if o["origin_id"] == "alb")
+    headers = {h["name"]: h["value"] for h in alb_origin["custom_header"]}
+    rule = next(iter(of_type(default_plan, "aws_lb_listener_rule").values()))
+    assert [headers["X-Origin-Verify"]] == rule["condition"][0]["http_header"][0]["values"]
+    assert distribution["custom_error_response"] == [
+        {
+            "error_caching_min_ttl": 10,
+            "error_code": 403,
+            "response_code": 404,
+            "response_page_path": "/404.html",
+        }
+    ]
 
 
 def test_one_fargate_service_per_colour(default_plan: Any) -> None:
@@ -105,13 +132,13 @@ def test_three_tables(default_plan: Any) -> None:
     assert tables["chatapp-dev-messages"]["range_key"] == "timestamp"
 
 
-def test_only_the_alb_rules_admit_the_internet(default_plan: Any) -> None:
-    open_rules = [
-        address
-        for address, rule in of_type(default_plan, "aws_vpc_security_group_ingress_rule").items()
-        if rule.get("cidr_ipv4") == "0.0.0.0/0"
+def test_by_default_no_rule_admits_the_internet(default_plan: Any) -> None:
+    rules = of_type(default_plan, "aws_vpc_security_group_ingress_rule")
+    assert [a for a, rule in rules.items() if rule.get("cidr_ipv4")] == []
+    from_lists = [a for a, rule in rules.items() if rule.get("prefix_list_id")]
+    assert from_lists == [
+        'module.security_groups.aws_vpc_security_group_ingress_rule.this["alb-origin-from-cloudfront"]'
     ]
-    assert open_rules and all('this["alb-' in address for address in open_rules), open_rules
 
 
 DEFAULT_NAMES = re.compile(r"\bchatapp\b|\bdev\b|ap-northeast-2")

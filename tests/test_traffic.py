@@ -635,3 +635,83 @@ def test_scale_refuses_a_colour_nothing_was_released_to(aws, tmp_path) -> None:
     assert service_counts(aws, control, "green") == (0, 0)
     assert read_live_variables(control.weights_path) == {}
     assert scale(control, "green", 0, sleep=no_wait).changed is False  # 0 is always fine
+
+
+# --- edge-only: the weights live on the traffic rule ---------------------------------------
+
+
+def edge_only(aws, endpoints: Endpoints) -> Endpoints:
+    """The listener as the alb module builds it edge-only: 403 by default, and a rule
+    that forwards (with the weights) the requests carrying the origin secret."""
+    elbv2 = aws("elbv2")
+    listener = elbv2.describe_listeners(ListenerArns=[endpoints.listener_arn])["Listeners"][0]
+    forward = listener["DefaultActions"][0]
+    rule = elbv2.create_rule(
+        ListenerArn=endpoints.listener_arn,
+        Priority=100,
+        Conditions=[
+            {
+                "Field": "http-header",
+                "HttpHeaderConfig": {"HttpHeaderName": "X-Origin-Verify", "Values": ["s3cret"]},
+            }
+        ],
+        Actions=[{"Type": "forward", "ForwardConfig": forward["ForwardConfig"]}],
+    )["Rules"][0]["RuleArn"]
+    fixed = {"StatusCode": "403", "ContentType": "text/plain", "MessageBody": "Forbidden"}
+    elbv2.modify_listener(
+        ListenerArn=endpoints.listener_arn,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": fixed}],
+    )
+    return Endpoints(**{**endpoints.__dict__, "traffic_rule_arn": rule})
+
+
+def rule_forward(aws, control: TrafficControl) -> dict[str, Any]:
+    rule = aws("elbv2").describe_rules(RuleArns=[control.endpoints.traffic_rule_arn])["Rules"][0]
+    return dict(rule)
+
+
+def test_edge_only_shift_and_rollback_move_the_rule_and_keep_the_403(aws, tmp_path) -> None:
+    endpoints = edge_only(aws, build_stack(aws, {"blue": 1, "green": 1}))
+    control = TrafficControl(endpoints, aws, tmp_path / "traffic.json", tmp_path / "weights.json")
+    assert control.live_weights() == Weights(100, 0)
+    control.shift(Weights(30, 70))
+    rule = rule_forward(aws, control)
+    names = {arn: colour for colour, arn in endpoints.target_groups.items()}
+    weights = {
+        names[g["TargetGroupArn"]]: g["Weight"]
+        for g in rule["Actions"][0]["ForwardConfig"]["TargetGroups"]
+    }
+    assert weights == {"blue": 30, "green": 70}
+    assert rule["Conditions"][0]["HttpHeaderConfig"]["Values"] == ["s3cret"]
+    control.rollback()
+    assert control.live_weights() == Weights(100, 0)
+    assert control.stickiness_enabled() is False  # rollback releases pinned clients
+    listener = aws("elbv2").describe_listeners(ListenerArns=[endpoints.listener_arn])
+    assert listener["Listeners"][0]["DefaultActions"][0]["Type"] == "fixed-response"
+    assert read_weights_file(control.weights_path) == Weights(100, 0)
+
+
+def test_the_traffic_rule_comes_from_the_outputs_and_survives_the_record(tmp_path) -> None:
+    from chatops.terraform.models import OutputValue
+
+    outputs = {
+        name: OutputValue(name, value)
+        for name, value in {
+            "aws_region": REGION,
+            "listener_arn": "arn:listener",
+            "traffic_rule_arn": "arn:rule",
+            "blue_target_group_arn": "arn:blue",
+            "green_target_group_arn": "arn:green",
+            "ecs_cluster_name": "c",
+            "blue_service_name": "b",
+            "green_service_name": "g",
+        }.items()
+    }
+    endpoints = Endpoints.from_outputs(outputs)
+    assert endpoints.traffic_rule_arn == "arn:rule"
+    direct = Endpoints.from_outputs(
+        {**outputs, "traffic_rule_arn": OutputValue("traffic_rule_arn", None)}
+    )
+    assert direct.traffic_rule_arn is None
+    TrafficRecord(endpoints).save(tmp_path / "traffic.json")
+    assert TrafficRecord.load(tmp_path / "traffic.json").endpoints == endpoints

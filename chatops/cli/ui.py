@@ -156,9 +156,12 @@ KEY_OUTPUTS = (
 
 
 def render_key_outputs(outputs: Mapping[str, OutputValue]) -> None:
+    edge_only = "alb_direct_access" in outputs and outputs["alb_direct_access"].value is False
     for label, name in KEY_OUTPUTS:
         if name in outputs:
             value = outputs[name].value
+            if name == "alb_url" and edge_only:
+                label = "ALB (edge-only, 403)"
             if name == "cloudfront_domain_name":
                 value = f"https://{value}"
             console.print(f"  {label + ':':<28} [bold]{value}[/]")

@@ -119,6 +119,7 @@ FREE: dict[str, str] = {
             "aws_lb_target_group",
             "aws_lb_listener",
             "aws_lb_listener_rule",
+            "aws_acm_certificate_validation",
             "aws_ecs_cluster_capacity_providers",
             "aws_elasticache_subnet_group",
             "aws_elasticache_parameter_group",

@@ -1,6 +1,9 @@
 """The listener: live weights, `shift` and `rollback`, without a Terraform run.
 
-`shift` changes the listener's forward weights through the ELBv2 API, reads them back,
+The weights live on the forward action that carries the traffic: the listener's default
+action, or in edge-only mode the listener rule that forwards requests carrying the
+origin secret (the default action there answers 403, and must stay so).
+`shift` changes that action's weights through the ELBv2 API, reads them back,
 and records them where Terraform reads them, so the next plan shows no changes.
 `rollback` sends everything back to the stable colour in one API call and needs no
 Terraform state lock; when target group stickiness is on, the same call turns it off,
@@ -70,23 +73,39 @@ class TrafficControl:
     # --- the listener ------------------------------------------------------------------
 
     def _listener_action(self) -> dict[str, Any]:
+        rule = self.endpoints.traffic_rule_arn
         try:
-            listener = self.elbv2.describe_listeners(ListenerArns=[self.endpoints.listener_arn])
+            if rule:
+                actions = self.elbv2.describe_rules(RuleArns=[rule])["Rules"][0]["Actions"]
+            else:
+                listener = self.elbv2.describe_listeners(ListenerArns=[self.endpoints.listener_arn])
+                actions = listener["Listeners"][0]["DefaultActions"]
         except botocore.exceptions.ClientError as error:
             raise ChatopsError(
-                f"cannot read the listener {self.endpoints.listener_arn}: "
+                f"cannot read the {'listener rule' if rule else 'listener'} "
+                f"{rule or self.endpoints.listener_arn}: "
                 f"{error.response['Error'].get('Message', error)}",
                 "is the stack deployed on this target? `chatops status` and `chatops deploy`",
             ) from None
-        actions = listener["Listeners"][0]["DefaultActions"]
         forward = [a for a in actions if a.get("Type") == "forward"]
         if not forward or "ForwardConfig" not in forward[0]:
             raise ChatopsError(
-                "the listener does not forward to the blue and green target groups",
+                f"the {'traffic rule' if rule else 'listener'} does not forward to the blue "
+                "and green target groups",
                 "redeploy the stack with `chatops deploy` to restore its forward action",
             )
         action: dict[str, Any] = forward[0]
         return action
+
+    def _set_forward(self, forward: dict[str, Any]) -> None:
+        """One API call: the rule's actions (its conditions stay), or the listener's."""
+        actions = [{"Type": "forward", "ForwardConfig": forward}]
+        if self.endpoints.traffic_rule_arn:
+            self.elbv2.modify_rule(RuleArn=self.endpoints.traffic_rule_arn, Actions=actions)
+        else:
+            self.elbv2.modify_listener(
+                ListenerArn=self.endpoints.listener_arn, DefaultActions=actions
+            )
 
     def _weights_of(self, action: Mapping[str, Any]) -> Weights:
         by_arn = {
@@ -113,7 +132,7 @@ class TrafficControl:
         return self._sticky(self._listener_action())
 
     def _apply(self, weights: Weights, *, release_stickiness: bool = False) -> tuple[Weights, bool]:
-        """Set the forward weights in one ModifyListener call.
+        """Set the forward weights in one ModifyListener (or ModifyRule) call.
 
         With `release_stickiness`, the same call turns target group stickiness off when
         it is on. Returns the previous weights and whether stickiness was turned off.
@@ -133,10 +152,7 @@ class TrafficControl:
                 **forward["TargetGroupStickinessConfig"],
                 "Enabled": False,
             }
-        self.elbv2.modify_listener(
-            ListenerArn=self.endpoints.listener_arn,
-            DefaultActions=[{"Type": "forward", "ForwardConfig": forward}],
-        )
+        self._set_forward(forward)
         confirmed = self._listener_action()
         if self._weights_of(confirmed) != weights or (release and self._sticky(confirmed)):
             raise ReadBackMismatch(

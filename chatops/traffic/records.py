@@ -85,6 +85,8 @@ class Endpoints:
     alarms: Mapping[str, str] = field(default_factory=dict)
     alarm_colours: Mapping[str, str | None] = field(default_factory=dict)
     metrics_namespace: str | None = None
+    # Edge-only stacks forward from a listener rule (the default action answers 403).
+    traffic_rule_arn: str | None = None
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, OutputValue]) -> Endpoints:
@@ -117,6 +119,11 @@ class Endpoints:
             alarm_colours=dict(value("alarm_colours")) if "alarm_colours" in outputs else {},
             metrics_namespace=(
                 str(value("metrics_namespace")) if "metrics_namespace" in outputs else None
+            ),
+            traffic_rule_arn=(
+                str(value("traffic_rule_arn"))
+                if "traffic_rule_arn" in outputs and value("traffic_rule_arn")
+                else None
             ),
         )
 

@@ -117,6 +117,7 @@ run "the_auth_token_is_a_secret_reference_only" {
       output.alarm_colours, output.alarm_topic_arn, output.dashboard_name, output.vpc_id,
       output.session_secret_parameter, output.metrics_namespace, output.blue_desired_count,
       output.green_desired_count, output.enable_stickiness, output.cpu_architecture,
+      output.alb_direct_access, output.traffic_rule_arn, output.origin_secret_parameter,
     ]), "MockRedisAuthTokenThatIsLongEnough")
     error_message = "The Redis AUTH token appears in an output."
   }

@@ -14,8 +14,8 @@ run "creates_blue_and_green_target_groups_and_services" {
   command = plan
 
   assert {
-    condition     = module.alb.target_group_names == { blue = "chatapp-dev-blue", green = "chatapp-dev-green" }
-    error_message = "Expected target groups chatapp-dev-blue and chatapp-dev-green."
+    condition     = alltrue([for colour, name in module.alb.target_group_names : can(regex("^chatapp-dev-${colour}-[0-9a-f]{4}$", name))])
+    error_message = "Expected target groups chatapp-dev-<colour>-<hash of the settings that replace them>."
   }
 
   assert {
@@ -48,8 +48,31 @@ run "rejects_a_vpc_cidr_whose_subnets_are_too_small_for_an_alb" {
   expect_failures = [var.vpc_cidr]
 }
 
-run "only_the_alb_admits_traffic_from_the_internet" {
+run "by_default_only_cloudfront_reaches_the_alb" {
   command = plan
+
+  assert {
+    condition     = [for rule in values(module.security_groups.ingress_rules) : rule if rule.cidr != null] == []
+    error_message = "Edge-only (the default), no security group rule may admit an address range."
+  }
+
+  assert {
+    condition     = [for rule in values(module.security_groups.ingress_rules) : [rule.port, rule.prefix_list] if rule.group == "alb"] == [[80, "pl-82a045eb"]]
+    error_message = "The ALB must admit CloudFront's origin-facing prefix list on port 80 alone (the list weighs 55 of the 60 rules a group may hold)."
+  }
+
+  assert {
+    condition     = output.origin_secret_parameter == "/chatapp-dev/edge/origin-secret-1" && !output.alb_direct_access
+    error_message = "Edge-only, the origin secret lives in SSM like the Redis token."
+  }
+}
+
+run "direct_access_lets_the_internet_reach_the_alb_alone" {
+  command = plan
+
+  variables {
+    alb_direct_access = true
+  }
 
   assert {
     condition = alltrue([
@@ -62,4 +85,39 @@ run "only_the_alb_admits_traffic_from_the_internet" {
     condition     = length([for rule in values(module.security_groups.ingress_rules) : rule if rule.cidr == "0.0.0.0/0"]) == 2
     error_message = "The ALB must admit HTTP and HTTPS from the internet."
   }
+}
+
+run "rejects_a_certificate_without_the_origin_domain_it_covers" {
+  command = plan
+
+  variables {
+    certificate_arn = "arn:aws:acm:ap-northeast-2:123456789012:certificate/abc"
+  }
+
+  expect_failures = [var.certificate_arn]
+}
+
+# The plan succeeds: the validation accepts a certificate with the name it covers.
+run "a_certificate_with_its_origin_domain_is_accepted" {
+  command = plan
+
+  variables {
+    certificate_arn              = "arn:aws:acm:ap-northeast-2:123456789012:certificate/abc"
+    cloudfront_alb_origin_domain = "origin.chat.example.com"
+  }
+
+  assert {
+    condition     = [for rule in values(module.security_groups.ingress_rules) : rule.port if rule.group == "alb"] == [443]
+    error_message = "With a certificate CloudFront reaches the ALB on 443 alone."
+  }
+}
+
+run "rejects_edge_only_without_the_edge_route" {
+  command = plan
+
+  variables {
+    cloudfront_alb_origin = false
+  }
+
+  expect_failures = [var.alb_direct_access]
 }

@@ -451,6 +451,59 @@ def test_the_idle_timeout_closes_a_silent_websocket(mini: MiniStack) -> None:
     assert 1.5 < lasted < 6
 
 
+def _get_with(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
+
+
+def test_listener_rules_decide_as_edge_only_mode_sets_them(mini: MiniStack) -> None:
+    """The alb module's edge-only listener: a fixed 403 by default, and a rule (priority
+    100) forwarding what carries the origin secret; both sides of the listener serve it."""
+    elbv2 = mini.client("elbv2")
+    listener = elbv2.describe_listeners(LoadBalancerArn=mini.balancer)["Listeners"][0]
+    arn = listener["ListenerArn"]
+    rule = elbv2.create_rule(
+        ListenerArn=arn,
+        Priority=100,
+        Conditions=[
+            {
+                "Field": "http-header",
+                "HttpHeaderConfig": {"HttpHeaderName": "X-Origin-Verify", "Values": ["old", "new"]},
+            }
+        ],
+        Actions=[{"Type": "forward", "TargetGroupArn": mini.group}],
+    )["Rules"][0]["RuleArn"]
+    fixed = {"StatusCode": "403", "ContentType": "text/plain", "MessageBody": "Forbidden here"}
+    elbv2.modify_listener(
+        ListenerArn=arn, DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": fixed}]
+    )
+    origin_side = f"http://127.0.0.1:{mini.record().ports['alb:mini:origin']}"
+    try:
+        assert wait_for(lambda: _get(mini.alb() + "/api/info")[0] == 403, 5, "the fixed 403")
+        status, headers, body = _get(mini.alb() + "/api/info")
+        assert (body, headers["Content-Type"], headers["Server"]) == (
+            b"Forbidden here",
+            "text/plain",
+            "awselb/2.0",
+        )
+        for side in (mini.alb(), origin_side):
+            for secret in ("old", "new"):
+                assert _get_with(side + "/api/info", {"X-Origin-Verify": secret})[0] == 200
+            assert _get_with(side + "/api/info", {"X-Origin-Verify": "other"})[0] == 403
+    finally:
+        elbv2.delete_rule(RuleArn=rule)
+        elbv2.modify_listener(
+            ListenerArn=arn, DefaultActions=[{"Type": "forward", "TargetGroupArn": mini.group}]
+        )
+    assert wait_for(lambda: _get(mini.alb() + "/api/info")[0] == 200, 5, "a 200 again")
+
+
 def test_ports_survive_a_restart_and_a_taken_port_is_replaced(mini: MiniStack) -> None:
     emulator = mini.manager.require_running()
     alb_port = mini.record().processes["alb:mini"].port

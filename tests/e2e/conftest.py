@@ -9,10 +9,14 @@ and waits until it serves; modules read and change it in file order, and
         hello = asyncio.run(hello_frame(stack.ws_url(edge=True)))
 
 What it offers: `home` (CHATOPS_HOME), `cli(*args)` (the CLI in a subprocess),
-`outputs`, `client(service)` (boto3 on the emulator), `chat_url` (the local edge) and
-`alb_url`, `dataplane()` (`chatops local status --json`'s data plane), and the
-variables the stack is deployed with (`E2E_ENVIRONMENT`): a 10 s deregistration delay, so
-draining and scale-in finish within a test.
+`outputs`, `client(service)` (boto3 on the emulator), `chat_url` (the local edge),
+`alb_url` (the ALB as the edge reaches it: its origin-facing side, with the origin
+secret added to every request, so tests can pick a colour's connection without the
+edge), `alb_viewer_url` (the ALB as the internet reaches it: 403 edge-only),
+`traffic_action()` (the forward action holding the weights), `dataplane()`
+(`chatops local status --json`'s data plane), and the variables the stack is deployed
+with (`E2E_ENVIRONMENT`): a 10 s deregistration delay, so draining and scale-in finish
+within a test.
 
 A second stack (acme-prod, its own home and emulator) deploys, plans and destroys in
 parallel; `test_zz_destroy.py` checks its report.
@@ -25,6 +29,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +39,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chatops.emulator.dataplane import http as plumbing
 from chatops.emulator.manager import EmulatorManager
 from chatops.inventory import StackId, find_resources
 from chatops.project import STATE_DIR_ENV
@@ -75,6 +81,73 @@ def state_resources(home: Path) -> int:
     return sum(len(r["instances"]) for r in state["resources"] if r["mode"] == "managed")
 
 
+def traffic_action(elbv2: Any, outputs: dict[str, Any]) -> dict[str, Any]:
+    """The forward action holding the weights: the traffic rule's (edge-only) or the
+    listener's default action (direct access)."""
+    if outputs.get("traffic_rule_arn"):
+        rule = elbv2.describe_rules(RuleArns=[outputs["traffic_rule_arn"]])["Rules"][0]
+        return dict(rule["Actions"][0])
+    listener = elbv2.describe_listeners(ListenerArns=[outputs["listener_arn"]])["Listeners"][0]
+    return dict(listener["DefaultActions"][0])
+
+
+def set_traffic_action(elbv2: Any, outputs: dict[str, Any], forward: dict[str, Any]) -> None:
+    """Change the forward action as an operator would in the console."""
+    actions = [{"Type": "forward", "ForwardConfig": forward}]
+    if outputs.get("traffic_rule_arn"):
+        elbv2.modify_rule(RuleArn=outputs["traffic_rule_arn"], Actions=actions)
+    else:
+        elbv2.modify_listener(ListenerArn=outputs["listener_arn"], DefaultActions=actions)
+
+
+class OriginSide:
+    """What CloudFront does to a request before the ALB, for tests that bypass the edge:
+    a local port that adds the origin secret to each request and relays it to the ALB's
+    origin-facing side (one request per connection, or one WebSocket)."""
+
+    def __init__(self, upstream: tuple[str, int], headers: dict[str, str]) -> None:
+        self.upstream = upstream
+        self.headers = headers
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", 0, limit=plumbing.MAX_HEAD)
+        )
+        self.port = server.sockets[0].getsockname()[1]
+        ready.set()
+        self.loop.run_forever()
+        server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            raw = await plumbing.read_head(reader)
+            if raw is None:
+                return
+            head = plumbing.parse_head(raw, response=False)
+            for name, value in self.headers.items():
+                head.set(name, value)
+            if not head.is_upgrade:
+                head.set("Connection", "close")
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+            up_writer.write(head.render())
+            await plumbing.splice((reader, writer), (up_reader, up_writer), plumbing.Activity())
+        except (OSError, plumbing.ProtocolError, ValueError):
+            pass
+        finally:
+            plumbing.close_writer(writer)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
 @dataclass
 class LocalStack:
     """The deployed e2e stack and the ways to reach it."""
@@ -83,6 +156,7 @@ class LocalStack:
     deploy_stdout: str
     outputs: dict[str, Any]
     _clients: dict[str, Any] = field(default_factory=dict)
+    _origin_side: OriginSide | None = None
 
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return run_cli(self.home, *args, timeout=timeout)
@@ -96,17 +170,23 @@ class LocalStack:
         """Target group stickiness back on (rollback and retire turn it off), straight on
         the listener, as an operator would before exercising it."""
         elbv2 = self.client("elbv2")
-        arn = self.outputs["listener_arn"]
-        action = elbv2.describe_listeners(ListenerArns=[arn])["Listeners"][0]["DefaultActions"][0]
-        forward = dict(action["ForwardConfig"])
+        forward = dict(traffic_action(elbv2, self.outputs)["ForwardConfig"])
         forward["TargetGroupStickinessConfig"] = {
             **forward.get("TargetGroupStickinessConfig", {}),
             "Enabled": True,
             "DurationSeconds": 3600,
         }
-        elbv2.modify_listener(
-            ListenerArn=arn, DefaultActions=[{"Type": "forward", "ForwardConfig": forward}]
-        )
+        set_traffic_action(elbv2, self.outputs, forward)
+
+    def traffic_action(self) -> dict[str, Any]:
+        return traffic_action(self.client("elbv2"), self.outputs)
+
+    def origin_secret(self) -> str | None:
+        name = self.outputs.get("origin_secret_parameter")
+        if not name:
+            return None
+        got = self.client("ssm").get_parameter(Name=name, WithDecryption=True)
+        return str(got["Parameter"]["Value"])
 
     def dataplane(self) -> dict[str, Any]:
         result = self.cli("local", "status", "--json")
@@ -126,8 +206,24 @@ class LocalStack:
         return str(self._urls()["chat"])
 
     @property
-    def alb_url(self) -> str:
+    def alb_viewer_url(self) -> str:
         return str(self._urls()["alb"])
+
+    @property
+    def alb_url(self) -> str:
+        urls = self._urls()
+        secret = self.origin_secret()
+        if secret is None:
+            return str(urls["alb"])
+        if self._origin_side is None:
+            host, _, port = urls["alb-origin"].rstrip("/").rpartition(":")
+            upstream = (host.removeprefix("http://"), int(port))
+            self._origin_side = OriginSide(upstream, {"X-Origin-Verify": secret})
+        return f"http://127.0.0.1:{self._origin_side.port}/"
+
+    def close(self) -> None:
+        if self._origin_side is not None:
+            self._origin_side.stop()
 
     def ws_url(self, *, edge: bool = False) -> str:
         base = self.chat_url if edge else self.alb_url
@@ -138,6 +234,7 @@ class LocalStack:
         return {
             "chat": next(v for k, v in urls.items() if k.startswith("chat:")),
             "alb": next(v for k, v in urls.items() if k.startswith("alb:")),
+            "alb-origin": next((v for k, v in urls.items() if k.startswith("alb-origin:")), ""),
         }
 
 
@@ -185,7 +282,9 @@ def stack(
         result = run_cli(home, "deploy", "--local", "--yes")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         outputs = json.loads(run_cli(home, "outputs", "--local", "--json").stdout)
-        yield LocalStack(home, result.stdout, outputs)
+        local = LocalStack(home, result.stdout, outputs)
+        yield local
+        local.close()
     finally:
         EmulatorManager(home / "local").stop()
 

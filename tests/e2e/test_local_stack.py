@@ -19,7 +19,14 @@ from chatops.cli import ui
 from chatops.cli.main import app
 from chatops.inventory import StackId, find_resources
 from chatops.project import STATE_DIR_ENV
-from tests.e2e.conftest import LocalStack, client_factory, run_cli, state_resources
+from tests.e2e.conftest import (
+    LocalStack,
+    client_factory,
+    run_cli,
+    set_traffic_action,
+    state_resources,
+    traffic_action,
+)
 from tests.helpers import state_lock_held
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +48,7 @@ def deployment(stack: LocalStack) -> dict[str, Any]:
 
 
 def test_deploy_creates_every_resource(home: Path, deployment: dict[str, Any]) -> None:
-    assert "Deployed" in deployment["stdout"] and "Chat (ALB):" in deployment["stdout"]
+    assert "Deployed" in deployment["stdout"] and "ALB (edge-only, 403):" in deployment["stdout"]
     # It ends with the local URLs, serving.
     assert deployment["stdout"].rstrip().splitlines()[-1].split()[:4] == [
         "Local",
@@ -78,7 +85,7 @@ def test_deploy_creates_every_resource(home: Path, deployment: dict[str, Any]) -
         "logs:log-group": 1,
         "s3:bucket": 2,
         "sns:topic": 1,
-        "ssm:parameter": 2,
+        "ssm:parameter": 3,  # the Redis token, the session secret, the origin secret
     }
     assert state_resources(home) >= 70
 
@@ -123,10 +130,9 @@ def test_services_run_behind_healthy_targets(home: Path, deployment: dict[str, A
             "healthy"
         ]
         assert [t["Target"]["Id"] for t in health["TargetHealthDescriptions"]] == ["127.0.0.1"]
-    listener = elbv2.describe_listeners(ListenerArns=[outputs["listener_arn"]])["Listeners"][0]
     weights = {
         group["TargetGroupArn"]: group["Weight"]
-        for group in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+        for group in traffic_action(elbv2, outputs)["ForwardConfig"]["TargetGroups"]
     }
     assert weights == {outputs["blue_target_group_arn"]: 100, outputs["green_target_group_arn"]: 0}
 
@@ -168,10 +174,7 @@ def test_a_capacity_provider_change_updates_the_services_in_place(
 
 
 def listener_weights(home: Path, outputs: dict[str, Any]) -> dict[str, int]:
-    listener = client_factory(home)("elbv2").describe_listeners(
-        ListenerArns=[outputs["listener_arn"]]
-    )
-    groups = listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+    groups = traffic_action(client_factory(home)("elbv2"), outputs)["ForwardConfig"]["TargetGroups"]
     names = {outputs["blue_target_group_arn"]: "blue", outputs["green_target_group_arn"]: "green"}
     return {names[g["TargetGroupArn"]]: g["Weight"] for g in groups}
 
@@ -226,21 +229,17 @@ def test_drift_is_reported_with_the_command_that_reconciles_it(
     home: Path, deployment: dict[str, Any]
 ) -> None:
     outputs = deployment["outputs"]
-    client_factory(home)("elbv2").modify_listener(
-        ListenerArn=outputs["listener_arn"],
-        DefaultActions=[
-            {
-                "Type": "forward",
-                "ForwardConfig": {
-                    "TargetGroups": [
-                        {"TargetGroupArn": outputs["blue_target_group_arn"], "Weight": 70},
-                        {"TargetGroupArn": outputs["green_target_group_arn"], "Weight": 30},
-                    ],
-                    # A weight change in the console keeps the stickiness setting.
-                    "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 3600},
-                },
-            }
-        ],
+    set_traffic_action(
+        client_factory(home)("elbv2"),
+        outputs,
+        {
+            "TargetGroups": [
+                {"TargetGroupArn": outputs["blue_target_group_arn"], "Weight": 70},
+                {"TargetGroupArn": outputs["green_target_group_arn"], "Weight": 30},
+            ],
+            # A weight change in the console keeps the stickiness setting.
+            "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 3600},
+        },
     )
     status = traffic_status(home)
     assert status["weights"] == {"blue": 70, "green": 30}
@@ -296,7 +295,7 @@ def test_rollout_to_green_ends_with_all_traffic_on_green(
 def test_local_status_counts_the_stack(home: Path, deployment: dict[str, Any]) -> None:
     status = json.loads(chatops(home, "local", "status", "--json").stdout)
     assert status["running"] is True
-    assert status["stack_resources"] == 50
+    assert status["stack_resources"] == 51  # with the origin secret parameter
     assert status["state_resources"] == state_resources(home)
     dataplane = status["dataplane"]
     assert dataplane["supervisor_pid"]
@@ -312,7 +311,8 @@ def test_local_status_counts_the_stack(home: Path, deployment: dict[str, Any]) -
     ]
     assert all(p["alive"] and p["address"].startswith("127.0.0.1:") for p in dataplane["processes"])
     assert {p["health"] for p in dataplane["processes"] if p["role"] == "task"} == {"healthy"}
-    assert sorted(name.split(":")[0] for name in dataplane["urls"]) == ["alb", "chat"]
+    # The ALB as the internet reaches it, as CloudFront does, and the edge.
+    assert sorted(name.split(":")[0] for name in dataplane["urls"]) == ["alb", "alb-origin", "chat"]
 
 
 def test_destroy_without_a_terminal_refuses_and_changes_nothing(

@@ -174,10 +174,7 @@ def test_stickiness_survives_weights_but_not_a_rollback(stack: LocalStack) -> No
         }
 
     seen = asyncio.run(sticky_then_rollback())
-    listener = stack.client("elbv2").describe_listeners(
-        ListenerArns=[stack.outputs["listener_arn"]]
-    )
-    forward = listener["Listeners"][0]["DefaultActions"][0]["ForwardConfig"]
+    forward = stack.traffic_action()["ForwardConfig"]
     assert seen["before"] == "green"
     # Rollback turned stickiness off in the same call: the green cookie no longer pins
     # its client, so it lands on blue like everyone else.

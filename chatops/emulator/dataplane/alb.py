@@ -2,13 +2,26 @@
 routes as the emulator's listener says.
 
 Run as ``python -m chatops.emulator.dataplane.alb --emulator URL --load-balancer ARN
---port N`` (the supervisor starts one per load balancer). It reads the load balancer,
+--port N [--origin-port M]`` (the supervisor starts one per load balancer). ``--port`` is
+the listener as the internet reaches it; ``--origin-port`` the same listener as
+CloudFront's origin-facing addresses reach it (the local edge connects there), so that
+what only CloudFront may reach can be told apart from what anyone may. It reads the load balancer,
 its listener and its target groups through boto3, as any client would: whenever the
 emulator's generation counter moves (checked every 0.25 s) and every 2 s regardless, so
 a ``ModifyListener`` reaches new connections in well under a second.
 
-Reproduces (ELBv2 documentation: listeners and forward actions, target groups, sticky
-sessions, health checks, deregistration delay, X-Forwarded headers, idle timeout):
+Reproduces (ELBv2 documentation: listeners and forward actions, listener rules, target
+groups, sticky sessions, health checks, deregistration delay, X-Forwarded headers, idle
+timeout):
+
+- **Listener rules.** Rules are evaluated by priority, lowest first, the default action
+  last; the first whose conditions all match acts. Conditions: ``http-header`` (name
+  and values case-insensitive), ``path-pattern`` (case-sensitive, path only),
+  ``query-string`` (key/value pairs, case-insensitive), ``host-header``,
+  ``http-request-method``, ``source-ip``; ``*`` and ``?`` wildcards; one value of a
+  condition is enough, every condition must match. Actions: ``forward`` (as below) and
+  ``fixed-response`` (its status, content type and body, answered by the load balancer).
+  The served listener is the one whose default action or rules forward.
 
 - **Weighted forward action.** Each request without a valid stickiness cookie goes to a
   target group chosen at random in proportion to the weights (0 to 999; weight 0 gets no
@@ -41,11 +54,11 @@ sessions, health checks, deregistration delay, X-Forwarded headers, idle timeout
   ``X-Forwarded-Port``, ``X-Amzn-Trace-Id``; ``Server: awselb/2.0`` on its own answers.
 
 Leaves out: HTTPS listeners (the local listener is plain HTTP, an HTTPS listener is
-served as HTTP on its local port), listener rules other than the default action, actions
-other than forward (redirect and fixed-response listeners are not served), HTTP/2 to
-clients, target-level stickiness (``AWSALB``), slow start, keep-alive connections to
-targets (each request opens its own), access logs in S3 (the outcomes go to a local
-JSON-lines log instead), and the load balancer's own scaling.
+served as HTTP on its local port), the redirect and authenticate actions (a redirect
+listener is not served), HTTP/2 to clients, target-level stickiness (``AWSALB``), slow
+start, keep-alive connections to targets (each request opens its own), access logs in
+S3 (the outcomes go to a local JSON-lines log instead), and the load balancer's own
+scaling.
 
 Security groups (see `vpc`): a viewer's new connection is dropped when the groups close
 viewer to ALB on the listener port, and a request to a target group whose tasks the
@@ -66,14 +79,17 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import itertools
 import json
 import logging
 import random
+import re
 import secrets
 import signal
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -93,6 +109,7 @@ POLL_INTERVAL = 0.25
 REFRESH_EVERY = 2.0
 
 HEALTHY, INITIAL, UNHEALTHY, DRAINING = "healthy", "initial", "unhealthy", "draining"
+INTERNET, CLOUDFRONT = "internet", "cloudfront"  # where a listener side's clients come from
 
 
 # --- what the control plane says ---------------------------------------------------------
@@ -125,17 +142,129 @@ class Group:
 
 
 @dataclass(frozen=True)
-class Routing:
-    """The listener's forward action and the load balancer's settings."""
+class Forward:
+    """A forward action: weighted target groups and group stickiness."""
 
     groups: tuple[Group, ...] = ()
     stickiness: bool = False
     duration: int = 0
-    idle_timeout: float = 60.0
-    listener_port: int = 80
 
     def group(self, arn: str) -> Group | None:
         return next((g for g in self.groups if g.arn == arn), None)
+
+
+@dataclass(frozen=True)
+class FixedResponse:
+    status: int
+    content_type: str = "text/plain"
+    body: str = ""
+
+
+Action = Forward | FixedResponse
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One rule condition. `values`: patterns; for query-string, "key=value" with an
+    empty key matching any key; for http-header, `name` is the header."""
+
+    field: str
+    values: tuple[str, ...]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    priority: float  # the default rule: infinity
+    conditions: tuple[Condition, ...]
+    action: Action
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a rule may look at."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    source_ip: str = "127.0.0.1"
+
+    @classmethod
+    def of(cls, head: http.Head, source_ip: str) -> Request:
+        _, _, raw_query = head.target.partition("?")
+        query = tuple(urllib.parse.parse_qsl(raw_query, keep_blank_values=True))
+        return cls(head.method, head.path, query, tuple(head.headers), source_ip)
+
+    def header_values(self, name: str) -> list[str]:
+        lowered = name.lower()
+        return [value for key, value in self.headers if key.lower() == lowered]
+
+
+def wildcard(pattern: str, value: str, *, case_sensitive: bool) -> bool:
+    """ALB condition patterns: `*` any characters, `?` exactly one."""
+    regex = "".join(
+        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
+    )
+    flags = 0 if case_sensitive else re.IGNORECASE
+    return re.fullmatch(regex, value, flags | re.DOTALL) is not None
+
+
+def condition_matches(condition: Condition, request: Request) -> bool:
+    values = condition.values
+    if condition.field == "http-header":
+        present = request.header_values(condition.name)
+        return any(wildcard(p, v, case_sensitive=False) for p in values for v in present)
+    if condition.field == "path-pattern":
+        return any(wildcard(p, request.path, case_sensitive=True) for p in values)
+    if condition.field == "host-header":
+        hosts = [h.rsplit(":", 1)[0] for h in request.header_values("host")]
+        return any(wildcard(p, h, case_sensitive=False) for p in values for h in hosts)
+    if condition.field == "http-request-method":
+        return request.method in values
+    if condition.field == "query-string":
+        for pair in values:
+            key, _, value = pair.partition("=")
+            for got_key, got_value in request.query:
+                if (not key or wildcard(key, got_key, case_sensitive=False)) and wildcard(
+                    value, got_value, case_sensitive=False
+                ):
+                    return True
+        return False
+    if condition.field == "source-ip":
+        try:
+            address = ipaddress.ip_address(request.source_ip)
+            return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in values)
+        except ValueError:
+            return False
+    return False  # a condition this load balancer does not know never matches
+
+
+def match_rule(rules: Sequence[Rule], request: Request) -> Action | None:
+    """The action of the first rule, by priority, whose conditions all match."""
+    for rule in sorted(rules, key=lambda r: r.priority):
+        if all(condition_matches(c, request) for c in rule.conditions):
+            return rule.action
+    return None
+
+
+@dataclass(frozen=True)
+class Routing(Forward):
+    """The served listener and the load balancer's settings.
+
+    `groups` holds every target group any rule forwards to (for health and cuts);
+    `rules` the listener's rules, the default last. A Routing without rules forwards
+    by its own `groups`, `stickiness` and `duration`.
+    """
+
+    idle_timeout: float = 60.0
+    listener_port: int = 80
+    rules: tuple[Rule, ...] = ()
+
+    def decide(self, request: Request) -> Action | None:
+        if not self.rules:
+            return self
+        return match_rule(self.rules, request)
 
 
 def choose_by_weight(groups: Sequence[Group], roll: float) -> Group | None:
@@ -157,18 +286,19 @@ class Choice:
     group: Group | None
     sticky: bool  # the cookie decided
     issued: float  # when the group was chosen (for the cookie)
+    set_cookie: bool = False  # the forward action has stickiness on
 
 
 def choose_group(
-    routing: Routing, cookie: tuple[str, float] | None, now: float, roll: float
+    forward: Forward, cookie: tuple[str, float] | None, now: float, roll: float
 ) -> Choice:
     """Target group stickiness, then weights (see the module docstring)."""
-    if routing.stickiness and cookie is not None:
+    if forward.stickiness and cookie is not None:
         arn, issued = cookie
-        group = routing.group(arn)
-        if group is not None and now - issued < routing.duration:
-            return Choice(group, True, issued)
-    return Choice(choose_by_weight(routing.groups, roll), False, now)
+        group = forward.group(arn)
+        if group is not None and now - issued < forward.duration:
+            return Choice(group, True, issued, True)
+    return Choice(choose_by_weight(forward.groups, roll), False, now, forward.stickiness)
 
 
 class StickyCookie:
@@ -367,6 +497,7 @@ class Upstream:
 class ClientConnection:
     writer: asyncio.StreamWriter
     activity: http.Activity = field(default_factory=http.Activity)
+    network: str = INTERNET  # the listener side it came in on
 
 
 class LoadBalancer:
@@ -429,24 +560,34 @@ class LoadBalancer:
 
     # --- connections --------------------------------------------------------------------
 
-    def admits(self, source_kind: str) -> bool:
-        """Whether the security groups let `source_kind` (vpc.VIEWER, vpc.EDGE) reach the
-        listener."""
+    def admits(self, network: str) -> bool:
+        """Whether the security groups let clients of `network` (INTERNET, CLOUDFRONT)
+        reach the listener."""
+        source_kind = vpc.EDGE if network == CLOUDFRONT else vpc.VIEWER
         return self.network.reload().is_open(
             source_kind, vpc.ALB, destination=self.arn, port=self.routing.listener_port
         )
+
+    def handler(self, network: str) -> Callable[..., Any]:
+        """The connection handler of one side of the listener: `network` says where its
+        clients come from ("internet", or "cloudfront" for the origin-facing side)."""
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self.handle(reader, writer, network)
+
+        return handle
 
     async def handle(
         self,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        source_kind: str = vpc.VIEWER,
+        network: str = INTERNET,
     ) -> None:
-        if not self.admits(source_kind):
+        if not self.admits(network):
             transport: Any = writer.transport
             transport.abort()  # the groups drop it: the client sees no answer
             return
-        connection = ClientConnection(writer)
+        connection = ClientConnection(writer, network=network)
         self.clients.add(connection)
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         try:
@@ -480,11 +621,18 @@ class LoadBalancer:
         target: Target | None = None,
         *,
         injected: bool = False,
+        fixed: FixedResponse | None = None,
     ) -> bool:
         by_alb = not injected
-        writer.write(
-            http.response(status, http.error_page(status), close=True, server="awselb/2.0")
-        )
+        if fixed is not None:
+            body = fixed.body.encode()
+            writer.write(
+                http.response(status, body, fixed.content_type, close=True, server="awselb/2.0")
+            )
+        else:
+            writer.write(
+                http.response(status, http.error_page(status), close=True, server="awselb/2.0")
+            )
         await writer.drain()
         self.observe(
             Outcome(
@@ -513,9 +661,13 @@ class LoadBalancer:
         started = time.monotonic()
         now = time.time()
         kind = "websocket" if request.is_upgrade else "http"
-        routing = self.routing
-        cookie = self.cookies.from_header(request.get_all("cookie")) if routing.stickiness else None
-        choice = choose_group(routing, cookie, now, self.rng.random())
+        action = self.routing.decide(Request.of(request, client_ip))
+        if action is None:  # a listener always has a default action; none read yet
+            return await self._answer(writer, request, 503, started, kind)
+        if isinstance(action, FixedResponse):
+            return await self._answer(writer, request, action.status, started, kind, fixed=action)
+        cookie = self.cookies.from_header(request.get_all("cookie")) if action.stickiness else None
+        choice = choose_group(action, cookie, now, self.rng.random())
         group = choice.group
         if group is None:
             return await self._answer(writer, request, 503, started, kind)
@@ -603,7 +755,7 @@ class LoadBalancer:
             if raw is None:
                 return await self._answer(writer, request, 502, started, kind, group, target)
             answer = http.parse_head(raw, response=True)
-        if self.routing.stickiness:
+        if choice.set_cookie:
             answer.headers += self.cookies.set_cookie_headers(group.arn, choice.issued, time.time())
         upgraded = answer.status == 101 and request.is_upgrade
         if not upgraded:
@@ -639,6 +791,43 @@ class LoadBalancer:
 # --- reading the control plane ----------------------------------------------------------
 
 
+def _forwards(actions: Sequence[dict[str, Any]]) -> bool:
+    return any(a.get("Type") == "forward" for a in actions)
+
+
+def parse_conditions(raw: Sequence[dict[str, Any]]) -> tuple[Condition, ...]:
+    """A rule's conditions as DescribeRules gives them."""
+    conditions = []
+    for item in raw:
+        field_name = str(item.get("Field", ""))
+        if field_name == "http-header":
+            config = item.get("HttpHeaderConfig") or {}
+            conditions.append(
+                Condition(
+                    field_name,
+                    tuple(config.get("Values") or []),
+                    str(config.get("HttpHeaderName", "")),
+                )
+            )
+        elif field_name == "query-string":
+            pairs = (item.get("QueryStringConfig") or {}).get("Values") or []
+            conditions.append(
+                Condition(
+                    field_name, tuple(f"{p.get('Key') or ''}={p.get('Value', '')}" for p in pairs)
+                )
+            )
+        else:
+            config_key = {
+                "path-pattern": "PathPatternConfig",
+                "host-header": "HostHeaderConfig",
+                "http-request-method": "HttpRequestMethodConfig",
+                "source-ip": "SourceIpConfig",
+            }.get(field_name, "")
+            values = (item.get(config_key) or {}).get("Values") or item.get("Values") or []
+            conditions.append(Condition(field_name, tuple(values)))
+    return tuple(conditions)
+
+
 def read_routing(control: ControlPlane, load_balancer_arn: str) -> Routing | None:
     """The routing of the load balancer's forwarding listener; None when it is gone."""
     region = region_of(load_balancer_arn)
@@ -657,44 +846,85 @@ def read_routing(control: ControlPlane, load_balancer_arn: str) -> Routing | Non
     }
     idle = float(attributes.get("idle_timeout.timeout_seconds") or 60)
     listeners = elbv2.describe_listeners(LoadBalancerArn=load_balancer_arn)["Listeners"]
-    forward = None
+    served = None
     for listener in sorted(listeners, key=lambda item: item.get("Port", 0)):
-        for action in listener.get("DefaultActions", []):
-            if action.get("Type") == "forward":
-                forward = (listener, action)
-                break
-        if forward:
+        raw_rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+        if _forwards(listener.get("DefaultActions", [])) or any(
+            _forwards(rule.get("Actions", [])) for rule in raw_rules
+        ):
+            served = (listener, raw_rules)
             break
-    if forward is None:
+    if served is None:
         return Routing(idle_timeout=idle)
-    listener, action = forward
-    config = action.get("ForwardConfig") or {}
-    weighted = config.get("TargetGroups") or (
-        [{"TargetGroupArn": action["TargetGroupArn"], "Weight": 1}]
-        if action.get("TargetGroupArn")
-        else []
+    listener, raw_rules = served
+    if not any(rule.get("IsDefault") for rule in raw_rules):
+        raw_rules = [*raw_rules, {"IsDefault": True, "Actions": listener["DefaultActions"]}]
+    health: dict[str, tuple[Target, ...]] = {}
+    names: dict[str, str] = {}
+
+    def group_of(arn: str, weight: int) -> Group:
+        if arn not in health:
+            described = elbv2.describe_target_health(TargetGroupArn=arn)
+            health[arn] = tuple(
+                Target(d["Target"]["Id"], int(d["Target"]["Port"]), d["TargetHealth"]["State"])
+                for d in described["TargetHealthDescriptions"]
+            )
+            for found in elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"]:
+                names[arn] = found["TargetGroupName"]
+        return Group(arn, names.get(arn, arn), weight, health[arn])
+
+    def action_of(actions: Sequence[dict[str, Any]]) -> Action | None:
+        for action in sorted(actions, key=lambda a: int(a.get("Order") or 0)):
+            if action.get("Type") == "fixed-response":
+                config = action.get("FixedResponseConfig") or {}
+                return FixedResponse(
+                    int(config.get("StatusCode") or 503),
+                    str(config.get("ContentType") or "text/plain"),
+                    str(config.get("MessageBody") or ""),
+                )
+            if action.get("Type") == "forward":
+                config = action.get("ForwardConfig") or {}
+                weighted = config.get("TargetGroups") or (
+                    [{"TargetGroupArn": action["TargetGroupArn"], "Weight": 1}]
+                    if action.get("TargetGroupArn")
+                    else []
+                )
+                groups = tuple(
+                    group_of(e["TargetGroupArn"], int(e.get("Weight", 1))) for e in weighted
+                )
+                sticky = config.get("TargetGroupStickinessConfig") or {}
+                return Forward(
+                    groups,
+                    bool(sticky.get("Enabled")) and len(groups) > 0,
+                    int(sticky.get("DurationSeconds") or 0),
+                )
+        return None
+
+    rules = []
+    for raw in raw_rules:
+        action = action_of(raw.get("Actions", []))
+        if action is None:
+            continue  # redirect or authenticate: not served locally
+        default = bool(raw.get("IsDefault")) or raw.get("Priority") == "default"
+        priority = float("inf") if default else float(raw.get("Priority") or 0)
+        conditions = () if default else parse_conditions(raw.get("Conditions") or [])
+        rules.append(Rule(priority, conditions, action))
+    every_group: dict[str, Group] = {}
+    for rule in rules:
+        if isinstance(rule.action, Forward):
+            for group in rule.action.groups:
+                every_group.setdefault(group.arn, group)
+    default_forward = next(
+        (r.action for r in rules if r.priority == float("inf") and isinstance(r.action, Forward)),
+        Forward(),
     )
-    names = {}
-    arns = [g["TargetGroupArn"] for g in weighted]
-    if arns:
-        for described in elbv2.describe_target_groups(TargetGroupArns=arns)["TargetGroups"]:
-            names[described["TargetGroupArn"]] = described["TargetGroupName"]
-    groups = []
-    for entry in weighted:
-        arn = entry["TargetGroupArn"]
-        health = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-        targets = tuple(
-            Target(d["Target"]["Id"], int(d["Target"]["Port"]), d["TargetHealth"]["State"])
-            for d in health
-        )
-        groups.append(Group(arn, names.get(arn, arn), int(entry.get("Weight", 1)), targets))
-    stickiness = config.get("TargetGroupStickinessConfig") or {}
     return Routing(
-        groups=tuple(groups),
-        stickiness=bool(stickiness.get("Enabled")) and len(groups) > 0,
-        duration=int(stickiness.get("DurationSeconds") or 0),
+        groups=tuple(every_group.values()),
+        stickiness=default_forward.stickiness,
+        duration=default_forward.duration,
         idle_timeout=idle,
         listener_port=int(listener.get("Port", 80)),
+        rules=tuple(sorted(rules, key=lambda r: r.priority)),
     )
 
 
@@ -779,10 +1009,16 @@ async def serve(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    server = await asyncio.start_server(
-        balancer.handle, args.host, args.port, backlog=1024, limit=http.MAX_HEAD
-    )
+    servers = [
+        await asyncio.start_server(
+            balancer.handler(network), args.host, port, backlog=1024, limit=http.MAX_HEAD
+        )
+        for network, port in ((INTERNET, args.port), (CLOUDFRONT, args.origin_port))
+        if port
+    ]
     print(f"chatops alb {args.load_balancer} on http://{args.host}:{args.port}", flush=True)
+    if args.origin_port:
+        print(f"origin-facing side on http://{args.host}:{args.origin_port}", flush=True)
     follower = asyncio.create_task(
         follow_control_plane(
             balancer,
@@ -796,7 +1032,8 @@ async def serve(args: argparse.Namespace) -> int:
     await stop.wait()
     follower.cancel()
     publisher.cancel()
-    server.close()
+    for server in servers:
+        server.close()
     for upstream in list(balancer.upstreams):
         upstream.cut()
     if outcomes:
@@ -809,7 +1046,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--emulator", required=True)
     parser.add_argument("--load-balancer", required=True)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, required=True, help="the internet side")
+    parser.add_argument(
+        "--origin-port", type=int, default=0, help="the side CloudFront's addresses reach"
+    )
     parser.add_argument("--outcomes", help="append every outcome to this JSON-lines file")
     parser.add_argument("--faults", help="JSON file of faults to inject per target group")
     parser.add_argument("--network", help="the data plane's network.json (security groups)")

@@ -15,7 +15,12 @@ Reproduces:
   is the 403 AccessDenied S3 gives CloudFront (origin access control, no ListBucket).
 - **Custom origins** (the ALB): ``/ws*`` and ``/api*`` are forwarded with every viewer
   header except Host (the ``AllViewerExceptHostHeader`` origin request policy), with
-  ``X-Forwarded-For`` and ``Via``, uncached; WebSocket upgrades are spliced through.
+  ``X-Forwarded-For`` and ``Via``, uncached; WebSocket upgrades are spliced through. The
+  origin's custom headers (the ALB's ``X-Origin-Verify`` secret) are added, replacing a
+  viewer header of the same name.
+- **Custom error responses.** An origin status the distribution maps (S3's 403 for a
+  missing key, here) is answered with the mapped page, read through the behaviour its
+  path matches, and the mapped status; without a page, the origin's answer stands.
 - **Response headers policies.** The behaviour's policy (security headers: CSP, HSTS,
   nosniff, frame options, referrer policy, XSS protection; custom headers) on every
   response, replacing the origin's value when the policy says override.
@@ -24,7 +29,8 @@ Reproduces:
 Leaves out: caching (every request reads the origin, so invalidations have nothing to
 do and a republished site shows at once), HTTPS and the viewer protocol policy (the
 local edge is plain HTTP), compression, geo restrictions, WAF, Lambda@Edge and
-CloudFront Functions, signed URLs, custom error responses, and origin failover.
+CloudFront Functions, signed URLs, error caching (``ErrorCachingMinTTL``: nothing is
+cached), and origin failover.
 """
 
 from __future__ import annotations
@@ -63,6 +69,15 @@ class Origin:
     domain: str
     bucket: str | None  # an S3 origin's bucket; None for a custom origin
     region: str | None = None
+    custom_headers: tuple[tuple[str, str], ...] = ()  # sent to the origin with each request
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    """A custom error response: the page served instead, with which status."""
+
+    page: str
+    status: int
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,7 @@ class Distribution:
     default_root_object: str
     origins: dict[str, Origin] = field(default_factory=dict)
     behaviours: tuple[Behaviour, ...] = ()  # ordered ones first, the default last
+    error_responses: dict[int, ErrorResponse] = field(default_factory=dict)  # by origin status
 
     def behaviour_for(self, path: str) -> Behaviour | None:
         for behaviour in self.behaviours:
@@ -171,6 +187,10 @@ def read_distribution(control: ControlPlane, distribution_id: str) -> Distributi
             origin["DomainName"],
             match.group("bucket") if match else None,
             match.group("region") if match else None,
+            tuple(
+                (str(h["HeaderName"]), str(h["HeaderValue"]))
+                for h in _items(origin.get("CustomHeaders"))
+            ),
         )
     policies: dict[str, tuple[tuple[str, str, bool], ...]] = {}
 
@@ -196,7 +216,19 @@ def read_distribution(control: ControlPlane, distribution_id: str) -> Distributi
         config.get("DefaultRootObject") or "",
         origins,
         tuple(behaviours),
+        error_responses(config),
     )
+
+
+def error_responses(config: dict[str, Any]) -> dict[int, ErrorResponse]:
+    """The custom error responses that replace a page (those without one only set caching)."""
+    mapped = {}
+    for item in _items(config.get("CustomErrorResponses")):
+        page = str(item.get("ResponsePagePath") or "")
+        if page:
+            status = int(item.get("ResponseCode") or item["ErrorCode"])
+            mapped[int(item["ErrorCode"])] = ErrorResponse(page, status)
+    return mapped
 
 
 class Edge:
@@ -322,6 +354,9 @@ class Edge:
                 b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
                 b"<Message>Access Denied</Message></Error>"
             )
+            keep = await self._error_response(writer, request, 403, distribution)
+            if keep is not None:
+                return keep
             await writer.drain()
             return self._reply(writer, request, 403, denied, behaviour, "application/xml")
         etag = str(got.get("ETag", ""))
@@ -337,6 +372,39 @@ class Edge:
             keep = self._reply(writer, request, 304, b"", behaviour, content_type, extra)
         else:
             keep = self._reply(writer, request, 200, body, behaviour, content_type, extra)
+        await writer.drain()
+        return keep
+
+    async def _read_object(self, origin: Origin, key: str) -> tuple[bytes, str] | None:
+        s3 = self.control.client("s3", origin.region or self.control.region)
+        try:
+            got = await asyncio.to_thread(s3.get_object, Bucket=origin.bucket, Key=key)
+            body = await asyncio.to_thread(got["Body"].read)
+        except Exception:  # noqa: BLE001 - missing or unreadable: no page
+            return None
+        return bytes(body), str(got.get("ContentType") or "binary/octet-stream")
+
+    async def _error_response(
+        self,
+        writer: asyncio.StreamWriter,
+        request: http.Head,
+        status: int,
+        distribution: Distribution,
+    ) -> bool | None:
+        """Answer with the custom error page mapped to `status`; None when there is none
+        (or the page itself cannot be read: CloudFront then returns the origin's error)."""
+        mapped = distribution.error_responses.get(status)
+        if mapped is None:
+            return None
+        behaviour = distribution.behaviour_for(mapped.page)
+        origin = distribution.origins.get(behaviour.origin_id) if behaviour else None
+        if origin is None or origin.bucket is None:
+            return None
+        page = await self._read_object(origin, urllib.parse.unquote(mapped.page.lstrip("/")))
+        if page is None:
+            return None
+        body, content_type = page
+        keep = self._reply(writer, request, mapped.status, body, behaviour, content_type)
         await writer.drain()
         return keep
 
@@ -369,6 +437,8 @@ class Edge:
             request.set(
                 "Via", f"1.1 {self.distribution.domain if self.distribution else ''} (CloudFront)"
             )
+            for name, value in origin.custom_headers:
+                request.set(name, value)
             client_keep = request.keep_alive()
             if not request.is_upgrade:
                 request.set("Connection", "close")
@@ -379,6 +449,11 @@ class Edge:
                 return self._reply(writer, request, 502, b"Bad gateway", behaviour)
             answer = http.parse_head(raw, response=True)
             upgraded = answer.status == 101 and request.is_upgrade
+            if not upgraded and self.distribution is not None:
+                # The origin's body is dropped with its connection.
+                keep = await self._error_response(writer, request, answer.status, self.distribution)
+                if keep is not None:
+                    return keep
             if not upgraded:
                 answer.remove("connection")
                 if not client_keep:

@@ -239,6 +239,12 @@ class Supervisor:
             for key, p in self.proxies.items()
             if p.role in ("alb", "edge")
         }
+        for key in self.proxies:
+            if key.startswith("alb:") and f"{key}:origin" in self.record.ports:
+                origin = self.record.ports[f"{key}:origin"]
+                self.record.urls[f"alb-origin:{key.split(':', 1)[1]}"] = (
+                    f"http://127.0.0.1:{origin}/"
+                )
         self.record.save(self.local_dir)
         self._dirty = False
 
@@ -400,6 +406,9 @@ class Supervisor:
                 if record is not None:
                     self._stop_proxy(key)
                 name = balancer["LoadBalancerName"]
+                # The listener's origin-facing side: where the local edge connects.
+                origin_port = choose_port(self.record.ports.get(f"{key}:origin"))
+                self.record.ports[f"{key}:origin"] = origin_port
                 record = self._spawn(
                     key,
                     "alb",
@@ -407,6 +416,8 @@ class Supervisor:
                     [
                         "--load-balancer",
                         balancer["LoadBalancerArn"],
+                        "--origin-port",
+                        str(origin_port),
                         "--outcomes",
                         str(self.local_dir / "logs" / "alb" / f"{name}.outcomes.jsonl"),
                         "--faults",
@@ -417,7 +428,7 @@ class Supervisor:
                     key,
                     detail,
                 )
-            alb_addresses[balancer["DNSName"]] = record.port
+            alb_addresses[balancer["DNSName"]] = self.record.ports.get(f"{key}:origin", record.port)
         for distribution in distributions:
             origins = (distribution.get("Origins") or {}).get("Items") or []
             mapping = sorted(

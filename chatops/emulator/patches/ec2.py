@@ -6,7 +6,7 @@ from typing import Any
 
 from moto.ec2.models import security_groups as security_group_models
 
-from chatops.emulator.patches.registry import Patch, Revert, replace
+from chatops.emulator.patches.registry import Patch, Revert, chain, replace
 
 
 def _install_referenced_rule_description() -> Revert:
@@ -19,11 +19,42 @@ def _install_referenced_rule_description() -> Revert:
     return replace(cls, "description", property(description))
 
 
+def _install_prefix_list_rule_description() -> Revert:
+    cls = security_group_models.SecurityGroupRule
+    original_init = cls.__init__
+    original_description = cls.__dict__["description"]
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        # (ec2_backend, ip_protocol, group_id, from_port, to_port, ip_range, source_group,
+        # prefix_list_id, ...)
+        prefix_list = kwargs.get("prefix_list_id") or (args[7] if len(args) > 7 else None) or {}
+        self.chatops_prefix_list_description = prefix_list.get("Description")
+
+    def description(self: Any) -> str | None:
+        value = original_description.__get__(self)
+        if value:
+            return str(value)
+        own = getattr(self, "chatops_prefix_list_description", None)
+        return str(own) if own else None
+
+    return chain(
+        replace(cls, "__init__", __init__),
+        replace(cls, "description", property(description)),
+    )
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "ec2-referenced-rule-description",
         "Security group rules that reference another group lose their Description: every "
         "plan re-adds it.",
         _install_referenced_rule_description,
+    ),
+    Patch(
+        "ec2-prefix-list-rule-description",
+        "Security group rules that admit a managed prefix list (CloudFront's origin-facing "
+        "addresses) lose their Description: every plan re-adds it.",
+        _install_prefix_list_rule_description,
     ),
 )

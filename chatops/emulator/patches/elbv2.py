@@ -262,6 +262,80 @@ def _install_target_health() -> Revert:
     )
 
 
+# --- name collisions, as AWS refuses them ----------------------------------------------
+# CreateTargetGroup is idempotent on AWS: the same request again returns the group that
+# exists; only different settings under a taken name are refused. A second listener on
+# a taken port is refused (the same listener again would succeed on AWS; here it fails
+# too: not reproduced). The codes and messages are AWS's. A replacement under
+# create_before_destroy with a fixed name is such a request
+# (terraform-aws-modules/terraform-aws-alb #251, #396).
+
+
+class DuplicateTargetGroupName(elbv2_exceptions.ELBClientError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            "DuplicateTargetGroupName",
+            f"A target group with the same name '{name}' exists, but with different settings",
+        )
+
+
+class DuplicateListener(elbv2_exceptions.ELBClientError):
+    def __init__(self, load_balancer_arn: str) -> None:
+        super().__init__(
+            "DuplicateListener",
+            f"A listener already exists on this port for this load balancer '{load_balancer_arn}'",
+        )
+
+
+def _same_target_group(group: Any, kwargs: dict[str, Any]) -> bool:
+    """The settings a target group is created with and cannot change."""
+    wanted = {
+        "protocol": kwargs.get("protocol"),
+        "port": kwargs.get("port"),
+        "vpc_id": kwargs.get("vpc_id"),
+        "target_type": kwargs.get("target_type") or "instance",
+    }
+    have = {
+        "protocol": group.protocol,
+        "port": group.port,
+        "vpc_id": group.vpc_id,
+        "target_type": group.target_type,
+    }
+    return all(str(wanted[k]) == str(have[k]) for k in wanted if wanted[k] is not None)
+
+
+def _install_duplicate_target_group_name() -> Revert:
+    cls = elbv2_models.ELBv2Backend
+    original = cls.create_target_group
+
+    def create_target_group(self: Any, name: str, **kwargs: Any) -> Any:
+        for group in self.target_groups.values():
+            if group.name == name:
+                if _same_target_group(group, kwargs):
+                    return group
+                raise DuplicateTargetGroupName(name)
+        return original(self, name, **kwargs)
+
+    return replace(cls, "create_target_group", create_target_group)
+
+
+def _install_duplicate_listener() -> Revert:
+    cls = elbv2_models.ELBv2Backend
+    original = cls.create_listener
+
+    def create_listener(
+        self: Any, load_balancer_arn: str, protocol: str, port: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        balancer = self.load_balancers.get(load_balancer_arn)
+        if balancer is not None and any(
+            str(listener.port) == str(port) for listener in balancer.listeners.values()
+        ):
+            raise DuplicateListener(load_balancer_arn)
+        return original(self, load_balancer_arn, protocol, port, *args, **kwargs)
+
+    return replace(cls, "create_listener", create_listener)
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "elbv2-target-ports",
@@ -280,6 +354,19 @@ PATCHES: tuple[Patch, ...] = (
         "Every registered target is 'healthy' whatever it serves: DescribeTargetHealth "
         "cannot tell a dead task from a live one.",
         _install_target_health,
+    ),
+    Patch(
+        "elbv2-duplicate-target-group-name",
+        "CreateTargetGroup with a taken name always fails, with another message than AWS's: "
+        "AWS returns the existing group for the same settings and refuses only different "
+        "ones (DuplicateTargetGroupName, naming the group).",
+        _install_duplicate_target_group_name,
+    ),
+    Patch(
+        "elbv2-duplicate-listener",
+        "CreateListener on a port the load balancer already listens on succeeds (moto keys "
+        "listeners by ARN): two listeners share a port, where AWS says DuplicateListener.",
+        _install_duplicate_listener,
     ),
 )
 

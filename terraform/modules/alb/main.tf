@@ -7,6 +7,7 @@ data "aws_region" "current" {}
 locals {
   colours      = toset(["blue", "green"])
   https        = var.certificate_arn != ""
+  listen_port  = local.https ? 443 : 80
   account_id   = data.aws_caller_identity.current.account_id
   region       = data.aws_region.current.name
   logs_bucket  = var.logs_bucket_name != "" ? var.logs_bucket_name : "${var.name_prefix}-alb-logs-${local.account_id}"
@@ -177,11 +178,28 @@ resource "aws_lb" "this" {
   depends_on = [aws_s3_bucket_policy.logs]
 }
 
+# A target group cannot be renamed: changing its VPC, port, protocol or target type
+# replaces it, and create_before_destroy creates the new one while the old one still
+# holds its name (DuplicateTargetGroupName). The name therefore carries a hash of those
+# settings, so a replacement always gets a new name. name_prefix would allow only 6
+# characters; the project prefix is cut to leave room for "-green-xxxx" in 32.
+locals {
+  target_group_identity = join(",", [var.vpc_id, var.container_port, "HTTP", "ip"])
+  target_group_names = {
+    for colour in local.colours : colour => format(
+      "%s-%s-%s",
+      trimsuffix(substr(var.name_prefix, 0, 32 - length("-${colour}-xxxx")), "-"),
+      colour,
+      substr(sha1(local.target_group_identity), 0, 4),
+    )
+  }
+}
+
 resource "aws_lb_target_group" "this" {
   #checkov:skip=CKV_AWS_378:TLS ends at the ALB (or CloudFront); ALB-to-task traffic stays in private subnets, and HTTPS listeners are used when certificate_arn is set.
   for_each = local.colours
 
-  name                 = "${var.name_prefix}-${each.key}"
+  name                 = local.target_group_names[each.key]
   vpc_id               = var.vpc_id
   target_type          = "ip"
   protocol             = "HTTP"
@@ -198,33 +216,127 @@ resource "aws_lb_target_group" "this" {
     unhealthy_threshold = 3
   }
 
-  tags = { Name = "${var.name_prefix}-${each.key}", Colour = each.key }
+  tags = { Name = local.target_group_names[each.key], Colour = each.key }
 
+  # The new group exists (under its new name) before the listener lets go of the old.
   lifecycle {
     create_before_destroy = true
   }
 }
 
-# The one listener that carries traffic. Its forward action splits new connections
-# between the colours by weight; group stickiness keeps a client's reconnects on
-# the colour it first reached. An upgraded WebSocket stays on its target whatever
-# the weights become.
+# The forward action that carries traffic: it splits new connections between the
+# colours by weight; group stickiness keeps a client's reconnects on the colour it
+# first reached. An upgraded WebSocket stays on its target whatever the weights become.
+# Direct access: the listener's default action. Edge-only: the traffic rule below,
+# which forwards only requests carrying the origin secret; the default action is 403.
+locals {
+  forward = {
+    target_groups = { for colour, group in aws_lb_target_group.this : colour => group.arn }
+    weights       = var.weights
+  }
+}
+
 resource "aws_lb_listener" "this" {
   load_balancer_arn = aws_lb.this.arn
-  port              = local.https ? 443 : 80
+  port              = local.listen_port
   protocol          = local.https ? "HTTPS" : "HTTP"
   ssl_policy        = local.https ? var.ssl_policy : null
-  certificate_arn   = local.https ? var.certificate_arn : null
+  certificate_arn   = local.https ? aws_acm_certificate_validation.this[0].certificate_arn : null
 
-  default_action {
+  dynamic "default_action" {
+    for_each = var.edge_only ? [] : [local.forward]
+    content {
+      type = "forward"
+
+      forward {
+        dynamic "target_group" {
+          for_each = default_action.value.target_groups
+          content {
+            arn    = target_group.value
+            weight = default_action.value.weights[target_group.key]
+          }
+        }
+
+        stickiness {
+          enabled  = var.enable_stickiness
+          duration = var.stickiness_duration
+        }
+      }
+    }
+  }
+
+  dynamic "default_action" {
+    for_each = var.edge_only ? ["edge-only"] : []
+    content {
+      type = "fixed-response"
+
+      fixed_response {
+        content_type = "text/plain"
+        message_body = "Forbidden"
+        status_code  = "403"
+      }
+    }
+  }
+
+  tags = { Name = "${var.name_prefix}-${local.https ? "https" : "http"}" }
+}
+
+# The origin secret CloudFront sends as X-Origin-Verify. Each generation is its own
+# parameter: raising origin_secret_generation creates the next one and keeps the
+# previous, and the traffic rule accepts both, so requests CloudFront still sends with
+# the old value (a distribution update takes minutes to reach every edge) keep being
+# forwarded. The generation before that is deleted and refused from then on.
+locals {
+  origin_secret_generations = toset([
+    for generation in [var.origin_secret_generation - 1, var.origin_secret_generation] :
+    tostring(generation) if generation >= 1 && var.edge_only
+  ])
+}
+
+# Re-read on every plan; each parameter keeps the value it was created with.
+data "aws_secretsmanager_random_password" "origin_secret" {
+  count = var.edge_only ? 1 : 0
+
+  password_length     = 48
+  exclude_punctuation = true
+}
+
+resource "aws_ssm_parameter" "origin_secret" {
+  for_each = local.origin_secret_generations
+
+  name        = "/${var.name_prefix}/edge/origin-secret-${each.key}"
+  description = "X-Origin-Verify value CloudFront sends to the ${var.name_prefix} ALB (generation ${each.key})"
+  type        = "SecureString"
+  key_id      = var.origin_secret_kms_key_id
+  value       = data.aws_secretsmanager_random_password.origin_secret[0].random_password
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}
+
+resource "aws_lb_listener_rule" "traffic" {
+  count = var.edge_only ? 1 : 0
+
+  listener_arn = aws_lb_listener.this.arn
+  priority     = 100
+
+  condition {
+    http_header {
+      http_header_name = "X-Origin-Verify"
+      values           = [for generation in sort(local.origin_secret_generations) : aws_ssm_parameter.origin_secret[generation].value]
+    }
+  }
+
+  action {
     type = "forward"
 
     forward {
       dynamic "target_group" {
-        for_each = aws_lb_target_group.this
+        for_each = local.forward.target_groups
         content {
-          arn    = target_group.value.arn
-          weight = var.weights[target_group.key]
+          arn    = target_group.value
+          weight = local.forward.weights[target_group.key]
         }
       }
 
@@ -235,7 +347,15 @@ resource "aws_lb_listener" "this" {
     }
   }
 
-  tags = { Name = "${var.name_prefix}-${local.https ? "https" : "http"}" }
+  tags = { Name = "${var.name_prefix}-traffic" }
+}
+
+# Waits until the certificate is issued, so the HTTPS listener never starts on one
+# that is still pending validation.
+resource "aws_acm_certificate_validation" "this" {
+  count = local.https ? 1 : 0
+
+  certificate_arn = var.certificate_arn
 }
 
 resource "aws_lb_listener" "http_redirect" {
@@ -256,44 +376,26 @@ resource "aws_lb_listener" "http_redirect" {
   }
 
   tags = { Name = "${var.name_prefix}-http-redirect" }
+
+  # Port 80 redirects only once 443 answers.
+  depends_on = [aws_lb_listener.this]
 }
 
 # --- WAF (opt-in: it costs money) ---------------------------------------------------
-# AWS managed rules (KnownBadInputs covers Log4j, CVE-2021-44228) after a per-IP rate limit.
-# The same rules as the cloudfront module's: declared next to what they protect, because
-# checkov verifies them through that direct reference, which a shared module would hide.
+# AWS managed rules on what a request carries (KnownBadInputs covers Log4j,
+# CVE-2021-44228). No per-IP rate limit: through CloudFront, the ALB sees the edge's
+# addresses, so it would count every viewer behind one edge as one client. The rate
+# limit is on the CloudFront web ACL, which sees the viewer's address.
 
 resource "aws_wafv2_web_acl" "this" {
   count = var.enable_waf ? 1 : 0
 
   name        = "${var.name_prefix}-alb"
-  description = "Managed rules and a per-IP rate limit in front of the ${var.name_prefix} ALB"
+  description = "Managed rules in front of the ${var.name_prefix} ALB"
   scope       = "REGIONAL"
 
   default_action {
     allow {}
-  }
-
-  rule {
-    name     = "rate-limit-per-ip"
-    priority = 1
-
-    action {
-      block {}
-    }
-
-    statement {
-      rate_based_statement {
-        limit              = var.waf_rate_limit
-        aggregate_key_type = "IP"
-      }
-    }
-
-    visibility_config {
-      cloudwatch_metrics_enabled = true
-      metric_name                = "${var.name_prefix}-alb-rate-limit"
-      sampled_requests_enabled   = true
-    }
   }
 
   rule {
@@ -340,6 +442,8 @@ resource "aws_wafv2_web_acl" "this" {
     }
   }
 
+  # Matches only with direct access, where the ALB sees the viewers; behind CloudFront
+  # it sees the edge's addresses, which are never on the list.
   rule {
     name     = "AWSManagedRulesAnonymousIpList"
     priority = 30

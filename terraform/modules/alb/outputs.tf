@@ -24,13 +24,32 @@ output "zone_id" {
 }
 
 output "url" {
-  description = "Base URL of the application through the load balancer."
+  description = "Base URL of the load balancer (edge-only: it answers 403 to requests without the origin secret)."
   value       = "${local.https ? "https" : "http"}://${aws_lb.this.dns_name}"
 }
 
 output "listener_arn" {
-  description = "ARN of the listener whose forward action carries the blue/green weights."
+  description = "ARN of the listener (its default action forwards by weight with direct access, answers 403 edge-only)."
   value       = aws_lb_listener.this.arn
+}
+
+output "traffic_rule_arn" {
+  description = "ARN of the listener rule whose forward action carries the blue/green weights in edge-only mode; null with direct access (the listener's default action carries them)."
+  value       = one(aws_lb_listener_rule.traffic[*].arn)
+}
+
+output "origin_secret" {
+  description = "Value CloudFront must send as X-Origin-Verify (the current generation); null with direct access."
+  value       = var.edge_only ? aws_ssm_parameter.origin_secret[tostring(var.origin_secret_generation)].value : null
+  sensitive   = true
+
+  # CloudFront sends a new secret only once the rule accepts it.
+  depends_on = [aws_lb_listener_rule.traffic]
+}
+
+output "origin_secret_parameter" {
+  description = "SSM parameter holding the current origin secret; null with direct access."
+  value       = var.edge_only ? aws_ssm_parameter.origin_secret[tostring(var.origin_secret_generation)].name : null
 }
 
 output "listener_protocol" {
@@ -42,7 +61,7 @@ output "target_group_arns" {
   description = "Target group ARNs keyed by colour. Available only once the listener uses them, which ECS requires before a service can attach."
   value       = { for colour, group in aws_lb_target_group.this : colour => group.arn }
 
-  depends_on = [aws_lb_listener.this]
+  depends_on = [aws_lb_listener.this, aws_lb_listener_rule.traffic]
 }
 
 output "target_group_arn_suffixes" {

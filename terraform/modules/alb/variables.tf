@@ -1,10 +1,10 @@
 variable "name_prefix" {
   type        = string
-  description = "Prefix for every resource name, e.g. \"chatapp-dev\" (at most 26 characters: target group names are limited to 32)."
+  description = "Prefix for every resource name, e.g. \"chatapp-dev\" (at most 26 characters: \"<prefix>-alb\" must fit the 32-character load balancer name limit; target group names cut it to fit)."
 
   validation {
-    condition     = length(var.name_prefix) <= 26
-    error_message = "name_prefix must be at most 26 characters so that \"<prefix>-green\" fits the 32-character target group name limit."
+    condition     = length(var.name_prefix) <= 28
+    error_message = "name_prefix must be at most 28 characters so that \"<prefix>-alb\" fits the 32-character load balancer name limit."
   }
 }
 
@@ -118,14 +118,8 @@ variable "enable_deletion_protection" {
 
 variable "enable_waf" {
   type        = bool
-  description = "Put an AWS WAF web ACL in front of the ALB: AWS managed rules (common, known bad inputs incl. Log4j, anonymous IPs) and a per-IP rate limit, logged to CloudWatch Logs. About $9/month plus $0.60 per million requests."
+  description = "Put an AWS WAF web ACL in front of the ALB: AWS managed rules (common, known bad inputs incl. Log4j, anonymous IPs, which match only with direct access), logged to CloudWatch Logs; no per-IP rate limit, which belongs on the CloudFront web ACL. About $8/month ($5 per ACL, $1 per rule) plus $0.60 per million requests."
   default     = false
-}
-
-variable "waf_rate_limit" {
-  type        = number
-  description = "Requests one IP may make in 5 minutes before the WAF blocks it."
-  default     = 2000
 }
 
 variable "waf_log_retention_days" {
@@ -161,4 +155,27 @@ variable "waf_log_kms_key_arn" {
   type        = string
   description = "KMS key that encrypts the WAF log group; null uses CloudWatch Logs' own encryption. A customer managed key costs $1/month."
   default     = null
+}
+
+variable "edge_only" {
+  type        = bool
+  description = "Accept only requests that carry the origin secret CloudFront sends (X-Origin-Verify): the listener's default action answers 403 and a listener rule forwards. Free (an SSM standard parameter; rule evaluations are part of the LCU price)."
+  default     = true
+}
+
+variable "origin_secret_generation" {
+  type        = number
+  description = "Generation of the origin secret; raise it by one to rotate. The previous generation stays accepted until the next rotation, so no request or connection is refused during the change."
+  default     = 1
+
+  validation {
+    condition     = var.origin_secret_generation >= 1 && floor(var.origin_secret_generation) == var.origin_secret_generation
+    error_message = "origin_secret_generation must be a whole number of at least 1."
+  }
+}
+
+variable "origin_secret_kms_key_id" {
+  type        = string
+  description = "KMS key of the origin secret parameters. The AWS managed aws/ssm key is free; a customer managed key costs $1/month."
+  default     = "alias/aws/ssm"
 }

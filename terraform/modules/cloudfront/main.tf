@@ -211,6 +211,15 @@ resource "aws_cloudfront_distribution" "this" {
       origin_id   = local.alb_origin_id
       domain_name = origin.value
 
+      # The ALB forwards only requests that carry the origin secret (edge-only mode).
+      dynamic "custom_header" {
+        for_each = var.origin_secret == null ? [] : ["X-Origin-Verify"]
+        content {
+          name  = custom_header.value
+          value = var.origin_secret
+        }
+      }
+
       custom_origin_config {
         http_port                = 80
         https_port               = 443
@@ -219,6 +228,20 @@ resource "aws_cloudfront_distribution" "this" {
         origin_keepalive_timeout = 60
         origin_read_timeout      = 60
       }
+    }
+  }
+
+  # S3 answers a missing key with 403 (origin access control grants no ListBucket):
+  # viewers get the site's own 404 page instead of S3's XML. Only 403 is mapped, so the
+  # API's own JSON 404s pass through; nothing behind /ws and /api answers 403 to a
+  # request that came through this distribution.
+  dynamic "custom_error_response" {
+    for_each = var.not_found_page == "" ? [] : [403]
+    content {
+      error_code            = custom_error_response.value
+      response_code         = 404
+      response_page_path    = var.not_found_page
+      error_caching_min_ttl = 10
     }
   }
 
@@ -293,16 +316,17 @@ resource "aws_s3_bucket_policy" "this" {
 }
 
 # --- WAF (opt-in: it costs money) ---------------------------------------------------
-# AWS managed rules (KnownBadInputs covers Log4j, CVE-2021-44228) after a per-IP rate limit.
-# The same rules as the alb module's: declared next to what they protect, because
-# checkov verifies them through that direct reference, which a shared module would hide.
+# A per-IP rate limit, then AWS managed rules (KnownBadInputs covers Log4j,
+# CVE-2021-44228). The rules on the viewer's address (rate limit, anonymous IPs) live
+# here only: the edge sees the viewer, the ALB behind it sees CloudFront. Declared next
+# to what they protect, because checkov verifies them through that direct reference.
 
 resource "aws_wafv2_web_acl" "this" {
   count    = var.enable_waf ? 1 : 0
   provider = aws.us_east_1
 
   name        = "${var.name_prefix}-cloudfront"
-  description = "Managed rules and a per-IP rate limit in front of the ${var.name_prefix} distribution"
+  description = "Per-IP rate limit, anonymous IPs and managed rules in front of the ${var.name_prefix} distribution"
   scope       = "CLOUDFRONT"
 
   default_action {

@@ -124,3 +124,21 @@ variable "content_security_policy" {
   description = "Content-Security-Policy header sent with every response of the distribution."
   default     = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
+
+variable "origin_secret" {
+  type        = string
+  description = "Value sent to the ALB origin as X-Origin-Verify (the ALB forwards only requests carrying it); null sends none."
+  default     = null
+  sensitive   = true
+}
+
+variable "not_found_page" {
+  type        = string
+  description = "Page of the site served, with status 404, for a path the bucket does not hold (S3 answers 403 there); empty shows S3's error."
+  default     = "/404.html"
+
+  validation {
+    condition     = var.not_found_page == "" || startswith(var.not_found_page, "/")
+    error_message = "not_found_page must be empty or a path starting with \"/\", e.g. /404.html."
+  }
+}

@@ -17,10 +17,11 @@ output "ingress_rules" {
   description = "Every ingress rule, keyed by name: the group it opens, the port and the CIDR or source group it admits."
   value = {
     for name, rule in local.ingress_rules : name => {
-      group  = rule.group
-      port   = rule.port
-      cidr   = rule.cidr
-      source = rule.source
+      group       = rule.group
+      port        = rule.port
+      cidr        = rule.cidr
+      source      = rule.source
+      prefix_list = rule.prefix_list
     }
   }
 }

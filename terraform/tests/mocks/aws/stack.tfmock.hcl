@@ -15,3 +15,15 @@ mock_data "aws_caller_identity" {
 mock_data "aws_secretsmanager_random_password" {
   defaults = { random_password = "MockRedisAuthTokenThatIsLongEnough0123456789abcdefABCDEF01234567" }
 }
+
+mock_resource "aws_vpc" {
+  defaults = { id = "vpc-0123456789abcdef0" }
+}
+
+mock_data "aws_ec2_managed_prefix_list" {
+  defaults = { id = "pl-82a045eb", max_entries = 55 }
+}
+
+mock_resource "aws_lb_listener_rule" {
+  defaults = { arn = "arn:aws:elasticloadbalancing:ap-northeast-2:123456789012:listener-rule/app/chatapp-dev-alb/1/2/3" }
+}
