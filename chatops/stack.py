@@ -232,7 +232,8 @@ class Stack:
         return outputs
 
     def record_given(self, plan: Plan) -> None:
-        """A --var of a live variable becomes the record, as the plan resolved it."""
+        """A --var of a live variable becomes the record (also when the plan changed
+        nothing: a later var file must not undo it)."""
         if plan.given:
             values = {name: literal(value) for name, value in plan.given.items()}
             record_live_variables(self.target.weights_path, **values)

@@ -6,6 +6,7 @@ both targets, plus the pure parts: reading a var file's values and the warnings.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,37 @@ def test_an_apply_without_a_var_keeps_the_record(stack: Stack, profile: Path) ->
     stack.apply(stack.plan({}, [profile]))
     assert read_live_variables(stack.target.weights_path) == before
     assert stack.outputs()["green_desired_count"].value == 1
+
+
+# --- what the commands show --------------------------------------------------------------
+
+
+def test_plan_prints_the_warnings(tmp_path: Path, profile: Path) -> None:
+    """On the AWS target (the fixture root reaches no AWS API): on stderr, and in --json.
+    (`deploy` prints them the same way: tests/e2e/test_redeploy_with_profile.py.)"""
+    from typer.testing import CliRunner
+
+    from chatops.cli.main import app
+
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURES / "live_record", root)
+    record_live_variables(
+        root / "chatops-weights.auto.tfvars.json", green_weight=100, blue_weight=0,
+        green_desired_count=1,
+    )  # fmt: skip
+    env = {
+        "CHATOPS_HOME": str(tmp_path / "home"),
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "ap-northeast-2",
+    }
+    runner = CliRunner()
+    args = ["--dir", str(root), "--var-file", str(profile)]
+    expected = "hackathon.tfvars sets green_desired_count = 0; chatops' record (1,"
+
+    plan = runner.invoke(app, ["plan", *args], env=env)
+    assert plan.exit_code == 2, plan.stdout + plan.stderr
+    assert f"Warning: {expected}" in " ".join(plan.stderr.split())
+
+    as_json = runner.invoke(app, ["plan", *args, "--json"], env=env)
+    assert json.loads(as_json.stdout)["warnings"][0].startswith(expected)
