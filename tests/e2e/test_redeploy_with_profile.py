@@ -70,7 +70,7 @@ def retired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         outputs = json.loads(run_cli(home, "outputs", "--local", "--json").stdout)
         stack = LocalStack(home, result.stdout, outputs)
-        ok(stack, "release", "--local", "--yes")
+        ok(stack, "release", "--local", "--yes", "--var-file", str(settings))
         ok(stack, "shift", "--local", "0", "100")
         ok(stack, "retire", "--local", "blue")
         assert desired_counts(stack) == {"blue": 0, "green": 1}
