@@ -15,7 +15,11 @@ from chatops.targets import DEFAULT_REGION, Target
 from chatops.teardown import empty_bucket, release_deletion_protection, stop_access_logging
 from chatops.terraform.models import OutputValue, PlanSummary
 from chatops.terraform.runner import EventHandler, LineHandler, Terraform
+from chatops.terraform.tfvars import file_assignments, literal, same_value
 from chatops.traffic import (
+    COLOURS,
+    LIVE_VARIABLES,
+    RECORDED_BY,
     Endpoints,
     History,
     TrafficControl,
@@ -32,9 +36,67 @@ _MODULE_BLOCK = re.compile(r'^module\s+"([^"]+)"', re.M)
 
 
 @dataclass(frozen=True)
+class Override:
+    """A user's var file sets a variable chatops' record holds, to another value."""
+
+    file: Path
+    name: str
+    value: Any
+    recorded: Any
+
+    def message(self) -> str:
+        by = RECORDED_BY.get(self.name, "chatops")
+        return (
+            f"{self.file.name} sets {self.name} = {_hcl(self.value)}; chatops' record "
+            f"({_hcl(self.recorded)}, from {by}) wins; "
+            f"pass --var {self.name}={_raw(self.value)} to change it"
+        )
+
+
+def _hcl(value: Any) -> str:
+    """A value as a .tfvars file writes it."""
+    return json.dumps(value)
+
+
+def _raw(value: Any) -> str:
+    """A value as --var NAME=VALUE takes it."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def stops_serving(summary: PlanSummary) -> list[str]:
+    """Warnings for each colour the plan leaves with new connections but no task."""
+    planned = summary.variables
+    found = []
+    for colour in COLOURS:
+        # A value given with -var is in the plan as its text.
+        weight = _number(planned.get(f"{colour}_weight"))
+        count = _number(planned.get(f"{colour}_desired_count"))
+        if weight is not None and count is not None:
+            if weight > 0 and count == 0:
+                found.append(
+                    f"the plan leaves {colour} with {weight:g}% of new connections and "
+                    f"0 tasks ({colour}_desired_count = 0): they get 503s; shift the traffic "
+                    f"away first, or pass --var {colour}_desired_count=1"
+                )
+    return found
+
+
+@dataclass(frozen=True)
 class Plan:
     path: Path
     summary: PlanSummary
+    # The live variables given with --var on this command: the new record once applied.
+    given: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -111,14 +173,45 @@ class Stack:
         on_event: EventHandler | None = None,
     ) -> Plan:
         self.plan_path.parent.mkdir(parents=True, exist_ok=True)
+        variables = variables or {}
         result = self.terraform.plan(
             self.plan_path,
-            self._variables(variables or {}),
-            [*self.target.var_files(), *var_files],
+            self._variables(variables),
+            self.var_files(var_files),
             on_event=on_event,
         )
         summary = self.terraform.show_plan(result.path)
-        return Plan(path=result.path, summary=summary)
+        warnings = [o.message() for o in self.overrides(var_files, variables)]
+        return Plan(
+            path=result.path,
+            summary=summary,
+            given={name: value for name, value in variables.items() if name in LIVE_VARIABLES},
+            warnings=(*warnings, *stops_serving(summary)),
+        )
+
+    def var_files(self, given: Sequence[Path] = ()) -> list[Path]:
+        """The -var-file list of a plan: the user's files first, chatops' record last.
+
+        Terraform gives the last -var-file the last word, and ranks every -var-file
+        above *.auto.tfvars, so the AWS record (auto-loaded for plain `terraform`) is
+        passed explicitly too: what chatops changed live survives a user's var file.
+        A -var (after every file) still beats the record.
+        """
+        return [*given, *self.target.record_files()]
+
+    def overrides(
+        self, var_files: Sequence[Path], variables: Mapping[str, str] | None = None
+    ) -> list[Override]:
+        """Where a user's var file sets a recorded variable to another value (and no --var
+        on this command names it): the record wins, and the user should know."""
+        recorded = read_live_variables(self.target.weights_path)
+        found = []
+        for path in var_files:
+            for name, value in file_assignments(path).items():
+                if name in recorded and name not in (variables or {}):
+                    if not same_value(value, recorded[name]):
+                        found.append(Override(path, name, value, recorded[name]))
+        return found
 
     def apply(
         self, plan: Plan, *, on_event: EventHandler | None = None, targeted: bool = False
@@ -135,7 +228,15 @@ class Stack:
         outputs = self.outputs()
         if not targeted:
             self._remember_traffic(outputs)
+            self.record_given(plan)
         return outputs
+
+    def record_given(self, plan: Plan) -> None:
+        """A --var of a live variable becomes the record (also when the plan changed
+        nothing: a later var file must not undo it)."""
+        if plan.given:
+            values = {name: literal(value) for name, value in plan.given.items()}
+            record_live_variables(self.target.weights_path, **values)
 
     def _remember_traffic(self, outputs: Mapping[str, OutputValue]) -> None:
         """Keep the traffic record in step with what was just applied."""
@@ -256,7 +357,7 @@ class Stack:
             try:
                 self.terraform.destroy(
                     self._variables(variables or {}),
-                    [*self.target.var_files(), *var_files],
+                    self.var_files(var_files),
                     on_event=on_event,
                 )
                 break

@@ -85,7 +85,7 @@ class Target:
 
     @property
     def weights_path(self) -> Path:
-        """Where shifted weights are recorded for Terraform to read.
+        """Where chatops records what it changed live, for Terraform to read.
 
         For AWS, an auto-loaded tfvars file in the root module, so plain `terraform`
         sees the shift too; for the local target, a file passed with -var-file.
@@ -94,11 +94,9 @@ class Target:
             return self.project.local_dir / "weights.tfvars.json"
         return self.project.terraform_dir / "chatops-weights.auto.tfvars.json"
 
-    def var_files(self) -> list[Path]:
-        """Variable files chatops adds to every plan of this target."""
-        if self.is_local and self.weights_path.exists():
-            return [self.weights_path]
-        return []
+    def record_files(self) -> list[Path]:
+        """chatops' record files of this target that exist (see Stack.var_files)."""
+        return [self.weights_path] if self.weights_path.exists() else []
 
     @property
     def shift_command(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -115,6 +115,12 @@ def render_plan(summary: PlanSummary, target_label: str) -> None:
         f"[bold]Plan:[/] {counts.add} to add, {counts.change} to change, "
         f"{counts.destroy} to destroy."
     )
+
+
+def render_plan_warnings(warnings: Sequence[str]) -> None:
+    """What the plan does that the user may not expect (on stderr: --json stays clean)."""
+    for warning in warnings:
+        err_console.print(Text.assemble(("Warning: ", "yellow"), warning))
 
 
 def plan_json(summary: PlanSummary) -> dict[str, Any]:

@@ -57,9 +57,7 @@ def plan_json(
     os.close(handle)
     out = Path(name)
     try:
-        stack.terraform.plan(
-            out, merged, [*stack.target.var_files(), *var_files], on_event=on_event
-        )
+        stack.terraform.plan(out, merged, stack.var_files(var_files), on_event=on_event)
         return show_json(stack.terraform, out)
     finally:
         out.unlink(missing_ok=True)

@@ -374,7 +374,7 @@ def plan_release(
         stack.terraform.plan(
             path,
             merged,
-            [*stack.target.var_files(), *var_files],
+            stack.var_files(var_files),
             targets=[_TASK_DEFINITION.format(colour), _SERVICE.format(colour)],
             on_event=on_event,
         )
@@ -460,11 +460,11 @@ def release(
         stack.apply(plan, on_event=hooks.apply_event, targeted=True)
     else:
         plan.path.unlink(missing_ok=True)
-    # Recorded once applied (a later apply of the whole stack would otherwise undo it).
-    record: dict[str, Any] = {f"{colour}_image": artefact.image}
-    if count_changes:
-        record[f"{colour}_desired_count"] = tasks
-    record_live_variables(target.weights_path, **record)
+    # Recorded once applied (a later apply of the whole stack would otherwise undo it),
+    # the task count too: a var file that idles this colour must not stop it later.
+    record_live_variables(
+        target.weights_path, **{f"{colour}_image": artefact.image, f"{colour}_desired_count": tasks}
+    )
     if changed:
         control.history.record(
             "release",

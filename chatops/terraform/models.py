@@ -141,6 +141,8 @@ class PlanSummary:
 
     changes: tuple[ResourceChange, ...]
     output_changes: tuple[str, ...] = ()
+    # The root module's input variables as planned (after every var file and -var).
+    variables: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def pending(self) -> tuple[ResourceChange, ...]:
@@ -187,7 +189,12 @@ def parse_plan(document: Mapping[str, Any]) -> PlanSummary:
         for name, change in (document.get("output_changes") or {}).items()
         if tuple(change.get("actions", ["no-op"])) != ("no-op",)
     )
-    return PlanSummary(changes=tuple(changes), output_changes=outputs)
+    variables = {
+        str(name): raw.get("value")
+        for name, raw in (document.get("variables") or {}).items()
+        if isinstance(raw, Mapping)
+    }
+    return PlanSummary(changes=tuple(changes), output_changes=outputs, variables=variables)
 
 
 # --- Outputs and state ----------------------------------------------------------------

@@ -25,6 +25,8 @@ from chatops.traffic.control import ReadBackMismatch, ShiftResult, TrafficContro
 from chatops.traffic.health import AlarmState, ColourHealth, UnhealthyColour
 from chatops.traffic.history import Entry, History
 from chatops.traffic.records import (
+    LIVE_VARIABLES,
+    RECORDED_BY,
     Endpoints,
     TrafficRecord,
     read_live_variables,
@@ -44,6 +46,8 @@ from chatops.traffic.weights import COLOURS, Colour, Weights, other, parse_colou
 
 __all__ = [
     "COLOURS",
+    "LIVE_VARIABLES",
+    "RECORDED_BY",
     "AlarmState",
     "CapacityEvent",
     "Colour",

@@ -35,6 +35,17 @@ LIVE_VARIABLES = (
     "green_image",
 )
 
+# Which commands write each recorded variable, for the messages that name the record.
+RECORDED_BY = {
+    "blue_weight": "shift, rollback or rollout",
+    "green_weight": "shift, rollback or rollout",
+    "blue_desired_count": "release, scale or retire",
+    "green_desired_count": "release, scale or retire",
+    "enable_stickiness": "shift, rollback or retire",
+    "blue_image": "release",
+    "green_image": "release",
+}
+
 
 def _write_json(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,9 @@ cpu_architecture = "ARM64"
 # with --var green_desired_count=1 (~$11.94/month while it runs, billed by the second)
 # and set it back to 0 afterwards. FARGATE stays on demand: a Spot task can be
 # reclaimed with two minutes' notice, in the middle of a live demo.
+# These counts apply to a first deploy only: once `chatops release`, `scale` or
+# `retire` has set a colour's count, chatops' record wins over this file (the colour
+# holding the traffic keeps its tasks); a --var on the deploy changes it.
 blue_desired_count  = 1
 green_desired_count = 0
 

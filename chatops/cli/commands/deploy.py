@@ -13,6 +13,7 @@ from chatops.cli.ui import (
     print_json,
     render_key_outputs,
     render_plan,
+    render_plan_warnings,
 )
 from chatops.local import LocalUrls, serving_stack
 from chatops.release import first_local_images
@@ -49,6 +50,7 @@ def deploy(
         plan = stack.plan({**images, **variables}, var_file or [], on_event=view.handle)
     if not json_output:
         render_plan(plan.summary, stack.target.label)
+    render_plan_warnings(plan.warnings)
     if plan.has_changes:
         confirm(f"Apply these changes to {stack.target.label}?", yes=yes, what="deploy")
         total = sum(2 if change.kind == "replace" else 1 for change in plan.summary.pending)
@@ -63,6 +65,7 @@ def deploy(
         outputs = stack.apply(plan)
     else:
         outputs = stack.outputs()
+        stack.record_given(plan)
     if images:
         record_live_variables(stack.target.weights_path, **images)
     # The web client goes to the site bucket with every deploy (unchanged files stay).
@@ -75,6 +78,7 @@ def deploy(
         print_json(
             {
                 "changed": plan.has_changes,
+                "warnings": list(plan.warnings),
                 "outputs": output_values(outputs),
                 "site": site.to_json(),
                 "local_urls": {"chat": urls.chat, "alb": urls.alb} if urls else None,

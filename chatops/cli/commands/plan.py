@@ -4,7 +4,14 @@ import typer
 
 from chatops.cli import options
 from chatops.cli.common import open_stack, prepare
-from chatops.cli.ui import PlanView, err_console, plan_json, print_json, render_plan
+from chatops.cli.ui import (
+    PlanView,
+    err_console,
+    plan_json,
+    print_json,
+    render_plan,
+    render_plan_warnings,
+)
 
 
 def plan(
@@ -25,8 +32,9 @@ def plan(
     prepare(stack)
     with PlanView(f"Planning against {stack.target.label}...", out=err_console) as view:
         result = stack.plan(options.variables(var), var_file or [], on_event=view.handle)
+    render_plan_warnings(result.warnings)
     if json_output:
-        print_json(plan_json(result.summary))
+        print_json({**plan_json(result.summary), "warnings": list(result.warnings)})
     else:
         render_plan(result.summary, stack.target.label)
     raise typer.Exit(2 if result.has_changes else 0)
