@@ -120,7 +120,7 @@ def _statement_applies(
 def policy_decision(
     documents: list[str], action: str, resource: str, context: dict[str, str]
 ) -> str:
-    """"allow", "deny" (an explicit Deny) or "implicit" (nothing allows it), as IAM decides
+    """ "allow", "deny" (an explicit Deny) or "implicit" (nothing allows it), as IAM decides
     within one account from identity-based policies."""
     allowed = False
     for document in documents:
@@ -171,7 +171,9 @@ def request_resources(
             found.append(f"{table}/index/{index}" if index else table)
         found += [arn("table/", str(name)) for name in parameters.get("RequestItems") or {}]
         for item in parameters.get("TransactItems") or []:
-            found += [arn("table/", str(op["TableName"])) for op in item.values() if "TableName" in op]
+            found += [
+                arn("table/", str(op["TableName"])) for op in item.values() if "TableName" in op
+            ]
     elif service == "ssm":
         names = parameters.get("Names") or ([parameters["Name"]] if parameters.get("Name") else [])
         found += [arn("parameter/", str(name).lstrip("/")) for name in names]
@@ -226,7 +228,9 @@ def authorize_role_session(response: Any) -> None:
     if session is None:
         return
     try:
-        documents = role_policies(iam_backends[account][partition].get_role_by_arn(session.role_arn))
+        documents = role_policies(
+            iam_backends[account][partition].get_role_by_arn(session.role_arn)
+        )
     except Exception:  # noqa: BLE001 - a deleted role's sessions may do nothing
         documents = []
     service = _ACTION_PREFIXES.get(signing_name, signing_name)
@@ -258,9 +262,7 @@ def _install_role_sessions() -> Revert:
 
     original = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
-    def authenticate_and_authorize(
-        self: Any, iam_request_cls: type, resource: str = "*"
-    ) -> None:
+    def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         if iam_request_cls is IAMRequest:  # S3 requests keep moto's own path
             authorize_role_session(self)
         original(self, iam_request_cls, resource)

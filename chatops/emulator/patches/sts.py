@@ -73,9 +73,7 @@ def principal_matches(principal: Any, caller: str, *, service: bool) -> bool:
     return False
 
 
-def trust_allows(
-    document: str, caller: str, *, service: bool, context: dict[str, str]
-) -> bool:
+def trust_allows(document: str, caller: str, *, service: bool, context: dict[str, str]) -> bool:
     """Whether the trust policy lets `caller` call sts:AssumeRole (an explicit Deny wins)."""
     policy = json.loads(document)
     statements = policy.get("Statement", [])
@@ -88,9 +86,12 @@ def trust_allows(
             )
         else:
             concerned = any(
-                fnmatch.fnmatch("sts:assumerole", a.lower()) for a in _values(statement.get("Action"))
+                fnmatch.fnmatch("sts:assumerole", a.lower())
+                for a in _values(statement.get("Action"))
             )
-        if not concerned or not principal_matches(statement.get("Principal"), caller, service=service):
+        if not concerned or not principal_matches(
+            statement.get("Principal"), caller, service=service
+        ):
             continue
         if not _conditions_hold(statement.get("Condition") or {}, context):
             continue
