@@ -58,7 +58,11 @@ class Aws:
             code = error.response.get("Error", {}).get("Code", "")
             if code == "ConditionalCheckFailedException":
                 raise
-            raise AwsError(f"refused: {code or error}") from error
+            # AWS's message says what was refused (an AccessDenied names the action).
+            message = error.response.get("Error", {}).get("Message", "")
+            raise AwsError(
+                f"refused: {code}: {message}" if code else f"refused: {error}"
+            ) from error
         except botocore.exceptions.BotoCoreError as error:
             raise AwsError(f"unreachable: {error}") from error
 

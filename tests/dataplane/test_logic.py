@@ -318,7 +318,9 @@ def test_task_environment_rewrites_only_endpoints(tmp_path: Path) -> None:
         metadata_uri="http://127.0.0.1:5001/v4/abc",
         marker="instance/task:abc",
         source=tmp_path,
-        base={"PATH": "/usr/bin"},
+        credentials_uri="http://127.0.0.1:5001/v2/credentials/abc",
+        credentials_token="secret-token",
+        base={"PATH": "/usr/bin", "AWS_ACCESS_KEY_ID": "test", "AWS_PROFILE": "dev"},
     )
     assert env == {
         "PATH": "/usr/bin",
@@ -335,8 +337,8 @@ def test_task_environment_rewrites_only_endpoints(tmp_path: Path) -> None:
         "REDIS_AUTH_TOKEN": "token",
         "SESSION_SECRET": "s" * 64,
         "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:5001/v2/credentials/abc",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN": "secret-token",
         "AWS_EC2_METADATA_DISABLED": "true",
         "ECS_CONTAINER_METADATA_URI_V4": "http://127.0.0.1:5001/v4/abc",
         "PYTHONUNBUFFERED": "1",

@@ -22,7 +22,7 @@ from chatops.emulator.manager import GENERATION_PATH, PRIVATE_PREFIX, READ_HEADE
 _READ_PREFIXES = ("Describe", "List", "Get")
 # Writes that change nothing the data plane follows: the load balancer's metrics and
 # the alarm states they lead to must not wake every reconciler.
-_QUIET_WRITES = ("PutMetricData", "SetAlarmState")
+_QUIET_WRITES = ("PutMetricData", "SetAlarmState", "AssumeRole")
 
 
 def _mark_reads(params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -52,6 +52,58 @@ class ControlPlane:
             client.meta.events.register("before-call.*.*", _mark_reads)
             self._clients[key] = client
         return self._clients[key]
+
+    def assume_role_as_service(
+        self,
+        role_arn: str,
+        session_name: str,
+        *,
+        service: str,
+        source_arn: str,
+        region: str | None = None,
+    ) -> dict[str, Any]:
+        """STS credentials for `role_arn`, asked for as `service` on behalf of the resource
+        `source_arn` (as ECS assumes a task's roles): the emulator checks the trust policy
+        against that service and source (the `sts-role-trust` rule)."""
+        from chatops.emulator.patches.sts import (
+            SERVICE_PRINCIPAL_HEADER,
+            SOURCE_ACCOUNT_HEADER,
+            SOURCE_ARN_HEADER,
+        )
+
+        headers = {
+            SERVICE_PRINCIPAL_HEADER: service,
+            SOURCE_ACCOUNT_HEADER: source_arn.split(":")[4],
+            SOURCE_ARN_HEADER: source_arn,
+        }
+
+        def as_service(params: dict[str, Any], **_: Any) -> None:
+            params["headers"].update(headers)
+
+        # A client of its own: the headers are this call's, and calls are rare (a task start).
+        session: Any = self._session
+        sts: Any = session.client(
+            "sts",
+            region_name=region or self.region,
+            endpoint_url=self.endpoint,
+            config=self._config,
+        )
+        sts.meta.events.register("before-call.sts.AssumeRole", as_service)
+        sts.meta.events.register("before-call.*.*", _mark_reads)
+        answer: dict[str, Any] = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)
+        return dict(answer["Credentials"])
+
+    def client_as(self, credentials: dict[str, Any], service: str, region: str) -> Any:
+        """A client of the emulator signed with `credentials` (a role session's)."""
+        session = boto3.Session(
+            aws_access_key_id=str(credentials["AccessKeyId"]),
+            aws_secret_access_key=str(credentials["SecretAccessKey"]),
+            aws_session_token=str(credentials["SessionToken"]),
+            region_name=region,
+        )
+        client: Any = session.client(service, endpoint_url=self.endpoint, config=self._config)  # type: ignore[call-overload]
+        client.meta.events.register("before-call.*.*", _mark_reads)
+        return client
 
     def generation(self, timeout: float = 2.0) -> int | None:
         """The emulator's generation counter; None when it does not answer."""

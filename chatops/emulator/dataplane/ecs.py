@@ -3,9 +3,15 @@
 Reproduces, for every service in the emulator:
 
 - as many tasks as the desired count, each ``python -m chatapp`` with the container
-  definition's environment and its secrets read from the emulator (SSM parameters,
-  Secrets Manager secrets), with only endpoints rewritten (Redis, port, bind address,
-  the AWS endpoint and test credentials, the task metadata endpoint);
+  definition's environment and its secrets (SSM parameters, Secrets Manager secrets,
+  read with a session of the execution role: a role that may not read them fails the
+  task with ECS's ResourceInitializationError), with only endpoints rewritten (Redis,
+  port, bind address, the AWS endpoint, the task metadata endpoint);
+- the task role: ECS assumes it as ``ecs-tasks.amazonaws.com`` for the task (its trust
+  policy must allow that, the ``sts-role-trust`` rule) and the task gets the session
+  from the container credentials endpoint (``$AWS_CONTAINER_CREDENTIALS_FULL_URI`` with
+  ``$AWS_CONTAINER_AUTHORIZATION_TOKEN``), never the emulator's own keys, so the
+  ``iam-role-sessions`` rule holds it to the role's policies;
 - the source a task runs is resolved from its image: ``localhost/chatapp:<snapshot>``
   runs the immutable snapshot ``<local dir>/images/<snapshot>/``, any other image the
   checkout's ``app/`` (live code);
@@ -49,6 +55,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +111,15 @@ def task_environment(
     metadata_uri: str,
     marker: str,
     source: Path | None,
+    credentials_uri: str | None = None,
+    credentials_token: str = "",
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of a local task: the container's own plus its secrets, with only
-    the endpoints rewritten to local ones."""
+    the endpoints rewritten to local ones.
+
+    The task's AWS credentials are its task role's, from the credentials endpoint
+    (`credentials_uri`), as on Fargate; a task without a task role has none."""
     env = dict(base if base is not None else environ_base())
     env.update({item["name"]: str(item["value"]) for item in container.get("environment", [])})
     env.update(secrets)
@@ -122,12 +134,15 @@ def task_environment(
         PORT=str(port),
         HOST="127.0.0.1",
         AWS_ENDPOINT_URL=aws_endpoint,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
         AWS_EC2_METADATA_DISABLED="true",
         ECS_CONTAINER_METADATA_URI_V4=metadata_uri,
         PYTHONUNBUFFERED="1",
     )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.pop(name, None)  # only the task role's credentials, as on Fargate
+    if credentials_uri:
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = credentials_uri
+        env["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = credentials_token
     env.setdefault("AWS_REGION", env.get("AWS_DEFAULT_REGION", "ap-northeast-2"))
     if source is not None:
         env["PYTHONPATH"] = str(source)
@@ -298,6 +313,8 @@ class LocalTask:
     stop_reason: str | None = None
     sigterm_at: float | None = None
     kill_at: float | None = None
+    task_role_arn: str = ""
+    credentials_token: str = ""  # what the task sends to the credentials endpoint
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -483,20 +500,151 @@ def read_services(control: Any, regions: list[str], known: Mapping[str, Any]) ->
     return view
 
 
-def read_secrets(control: Any, container: Mapping[str, Any], region: str) -> dict[str, str]:
-    """The container's secrets, read as the ECS agent reads them (decrypted)."""
+def read_secrets(client: Callable[[str], Any], container: Mapping[str, Any]) -> dict[str, str]:
+    """The container's secrets, read as the ECS agent reads them (decrypted), with the
+    clients `client(service)` gives (the execution role's)."""
     values = {}
+    parameters: dict[str, str] = {}  # parameter name -> variable
     for secret in container.get("secrets") or []:
         source = str(secret["valueFrom"])
         if ":secretsmanager:" in source:
-            answer = control.client("secretsmanager", region).get_secret_value(SecretId=source)
+            answer = client("secretsmanager").get_secret_value(SecretId=source)
             values[secret["name"]] = str(answer.get("SecretString", ""))
-        else:
-            answer = control.client("ssm", region).get_parameter(
-                Name=parameter_name(source), WithDecryption=True
-            )
-            values[secret["name"]] = str(answer["Parameter"]["Value"])
+        else:  # by name: moto's GetParameters does not take ARNs
+            parameters[parameter_name(source)] = str(secret["name"])
+    names = list(parameters)
+    for start in range(0, len(names), 10):  # GetParameters takes ten names at most
+        answer = client("ssm").get_parameters(Names=names[start : start + 10], WithDecryption=True)
+        if answer.get("InvalidParameters"):
+            raise LookupError(f"invalid parameters: {', '.join(answer['InvalidParameters'])}")
+        for parameter in answer.get("Parameters", []):
+            if parameter["Name"] in parameters:
+                values[parameters[parameter["Name"]]] = str(parameter["Value"])
+    missing = [name for name in parameters.values() if name not in values]
+    if missing:
+        raise LookupError(f"no value for {', '.join(missing)}")
     return values
+
+
+# --- a task's IAM roles ---------------------------------------------------------------
+
+ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
+CREDENTIALS_PATH = "/v2/credentials/"
+# A session is replaced this long before it expires (botocore refreshes 15 min before).
+CREDENTIALS_MARGIN = 20 * 60.0
+
+
+class TaskStartError(Exception):
+    """A task ECS cannot start; the message is the stopped reason ECS gives it."""
+
+
+def unable_to_assume(role_arn: str) -> str:
+    return (
+        f"ECS was unable to assume the role '{role_arn}' that was provided for this task. "
+        "Please verify that the role being passed has the proper trust relationship and "
+        "permissions and that your IAM user has permissions to pass this role."
+    )
+
+
+def secrets_failure(error: Exception) -> str:
+    """The stopped reason of a task whose secrets the execution role cannot read."""
+    return (
+        "ResourceInitializationError: unable to pull secrets or registry auth: "
+        f"unable to retrieve secrets from ssm: service call has been retried 1 time(s): {error}"
+    )
+
+
+def credentials_document(role_arn: str, credentials: Mapping[str, Any]) -> dict[str, str]:
+    """What the container credentials endpoint answers (and botocore reads)."""
+    expiration = credentials["Expiration"]
+    if hasattr(expiration, "astimezone"):
+        expiration = expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "RoleArn": role_arn,
+        "AccessKeyId": str(credentials["AccessKeyId"]),
+        "SecretAccessKey": str(credentials["SecretAccessKey"]),
+        "Token": str(credentials["SessionToken"]),
+        "Expiration": str(expiration),
+    }
+
+
+def expires_at(credentials: Mapping[str, Any]) -> float:
+    expiration = credentials["Expiration"]
+    if hasattr(expiration, "timestamp"):
+        return float(expiration.timestamp())
+    return datetime.fromisoformat(str(expiration).replace("Z", "+00:00")).timestamp()
+
+
+class TaskRoles:
+    """The sessions of each task's roles, assumed as ECS assumes them (as
+    ecs-tasks.amazonaws.com, for the task), and what the credentials endpoint serves."""
+
+    def __init__(self, control: Any) -> None:
+        self.control = control
+        self.sessions: dict[tuple[str, str], dict[str, Any]] = {}  # (role, task) -> creds
+
+    def assume(self, role_arn: str, task_arn: str, region: str) -> dict[str, Any]:
+        """A session of `role_arn` for the task (cached until near its expiry)."""
+        key = (role_arn, task_arn)
+        cached = self.sessions.get(key)
+        if cached is not None and expires_at(cached) - time.time() > CREDENTIALS_MARGIN:
+            return cached
+        try:
+            credentials: dict[str, Any] = self.control.assume_role_as_service(
+                role_arn,
+                task_arn.rsplit("/", 1)[-1],  # ECS names the session after the task
+                service=ECS_TASKS_PRINCIPAL,
+                source_arn=task_arn,
+                region=region,
+            )
+        except Exception as error:  # noqa: BLE001 - ECS reports every failure so
+            raise TaskStartError(unable_to_assume(role_arn)) from error
+        self.sessions[key] = credentials
+        return credentials
+
+    def forget(self, task_arn: str) -> None:
+        for key in [k for k in self.sessions if k[1] == task_arn]:
+            del self.sessions[key]
+
+    def read_secrets(
+        self, definition: Mapping[str, Any], task_arn: str, region: str
+    ) -> dict[str, str]:
+        """The app container's secrets, read with the execution role's session."""
+        container = app_container(definition)
+        if not container.get("secrets"):
+            return {}
+        role_arn = str(definition.get("executionRoleArn") or "")
+        if not role_arn:
+            raise TaskStartError(
+                "ResourceInitializationError: unable to pull secrets or registry auth: "
+                "the task definition has no execution role to read its secrets with"
+            )
+        credentials = self.assume(role_arn, task_arn, region)
+        try:
+            return read_secrets(
+                lambda service: self.control.client_as(credentials, service, region), container
+            )
+        except Exception as error:  # noqa: BLE001 - the agent fails the task with it
+            raise TaskStartError(secrets_failure(error)) from error
+        finally:
+            self.sessions.pop((role_arn, task_arn), None)  # the agent's session ends here
+
+
+def credentials_response(
+    path: str, authorization: str | None, tasks: Mapping[str, LocalTask], roles: TaskRoles
+) -> tuple[int, Any]:
+    """Answer `GET /v2/credentials/<task id>` with the task role's session, for the
+    task that presents its token (AWS_CONTAINER_AUTHORIZATION_TOKEN)."""
+    task = tasks.get(path[len(CREDENTIALS_PATH) :].strip("/"))
+    if task is None or not task.credentials_token or authorization != task.credentials_token:
+        return 401, {"code": "AccessDenied", "message": "unknown task or token"}
+    if not task.task_role_arn:
+        return 404, {"code": "NoCredentials", "message": "the task has no task role"}
+    try:
+        credentials = roles.assume(task.task_role_arn, task.arn, task.region)
+    except TaskStartError as error:
+        return 500, {"code": "AssumeRoleFailed", "message": str(error)}
+    return 200, credentials_document(task.task_role_arn, credentials)
 
 
 @dataclass(frozen=True)
@@ -527,6 +675,7 @@ class EcsScheduler:
         instance_id: str,
         metadata_uri: Callable[[str], str],
         redis_for: RedisLookup,
+        credentials_uri: Callable[[str], str] | None = None,
         on_change: Callable[[], None],
     ) -> None:
         self.control = control
@@ -535,9 +684,11 @@ class EcsScheduler:
         self.app_dir = app_dir
         self.instance_id = instance_id
         self.metadata_uri = metadata_uri
+        self.credentials_uri = credentials_uri or (lambda task_id: CREDENTIALS_PATH + task_id)
         self.redis_for = redis_for
         self.on_change = on_change
         self.table = TaskTable()
+        self.roles = TaskRoles(control)
         self.view = EcsView()
         self.groups: dict[str, GroupInfo] = {}
         self.read_ok = False
@@ -602,6 +753,7 @@ class EcsScheduler:
                 self._count_failed(task.service_arn, task.definition_arn)
                 await self._deregister(task)
             self.table.remove(task.id)
+            self.roles.forget(task.arn)
             self._dirty.add(task.service_arn)
             self.on_change()
             return
@@ -857,16 +1009,21 @@ class EcsScheduler:
             if known and redis_port is None:
                 log.info("task of %s waits for its Redis (%s)", spec.name, redis_host)
                 return False
+        task_id = new_task_id()
+        arn = task_arn(spec.cluster_arn, task_id)
+        task_role = str(definition.get("taskRoleArn") or "")
         try:
             secret_values = await asyncio.to_thread(
-                read_secrets, self.control, container, spec.region
+                self.roles.read_secrets, definition, arn, spec.region
             )
-        except Exception as error:  # noqa: BLE001 - ECS fails the task the same way
-            log.error("task of %s cannot read its secrets: %s", spec.name, error)
+            if task_role:  # the agent fetches the task role's first session before starting
+                await asyncio.to_thread(self.roles.assume, task_role, arn, spec.region)
+        except TaskStartError as error:
+            log.error("task %s of %s stopped: %s", task_id, spec.name, error)
             self._note_failure(spec.arn, now, started=False)
             self._count_failed(spec.arn, spec.task_definition_arn)
             return False
-        task_id = new_task_id()
+        token = random_tokens.token_urlsafe(24)
         port = choose_port(None)
         task_marker = marker(self.instance_id, f"task:{task_id}")
         env = task_environment(
@@ -878,12 +1035,14 @@ class EcsScheduler:
             metadata_uri=self.metadata_uri(task_id),
             marker=task_marker,
             source=source,
+            credentials_uri=self.credentials_uri(task_id) if task_role else None,
+            credentials_token=token,
         )
         log_path = self.local_dir / "logs" / spec.name / f"{task_id}.log"
         process = await asyncio.to_thread(spawn, env, log_path, source)
         task = LocalTask(
             id=task_id,
-            arn=task_arn(spec.cluster_arn, task_id),
+            arn=arn,
             service_arn=spec.arn,
             service_name=spec.name,
             cluster_arn=spec.cluster_arn,
@@ -898,6 +1057,8 @@ class EcsScheduler:
             log_path=str(log_path),
             stop_timeout=float(container.get("stopTimeout") or DEFAULT_STOP_TIMEOUT),
             targets=[link.target_group_arn for link in spec.load_balancers],
+            task_role_arn=task_role,
+            credentials_token=token,
         )
         self.table.add(task, process)
         log.info("started task %s of %s (pid %s, port %s)", task_id, spec.name, task.pid, port)

@@ -177,6 +177,9 @@ class Supervisor:
             metadata_uri=lambda task_id: f"http://127.0.0.1:{self.metadata_port}/v4/{task_id}",
             redis_for=self._redis_for,
             on_change=self._changed,
+            credentials_uri=lambda task_id: (
+                f"http://127.0.0.1:{self.metadata_port}{ecs.CREDENTIALS_PATH}{task_id}"
+            ),
         )
         self.redis: dict[str, elasticache.RunningRedis] = {}
         self.redis_endpoints: dict[str, str] = {}  # endpoint address -> group id
@@ -631,9 +634,18 @@ class Supervisor:
                 raw = await plumbing.read_head(reader)
                 if raw is not None:
                     request = plumbing.parse_head(raw, response=False)
-                    status, document = ecs.metadata_response(
-                        request.path, self.ecs.table.tasks, self.ecs.view.definitions
-                    )
+                    if request.path.startswith(ecs.CREDENTIALS_PATH):
+                        status, document = await asyncio.to_thread(
+                            ecs.credentials_response,
+                            request.path,
+                            request.get("Authorization"),
+                            self.ecs.table.tasks,
+                            self.ecs.roles,
+                        )
+                    else:
+                        status, document = ecs.metadata_response(
+                            request.path, self.ecs.table.tasks, self.ecs.view.definitions
+                        )
                     writer.write(
                         plumbing.response(
                             status,

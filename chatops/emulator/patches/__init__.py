@@ -26,6 +26,7 @@ from chatops.emulator.patches import (
     elbv2,
     iam,
     s3,
+    sts,
 )
 from chatops.emulator.patches.registry import PRIVATE_ENDPOINTS, Patch, Revert
 
@@ -36,6 +37,7 @@ PATCHES: tuple[Patch, ...] = (
     *ec2.PATCHES,
     *cloudfront.PATCHES,
     *iam.PATCHES,
+    *sts.PATCHES,
     *s3.PATCHES,
     *elbv2.PATCHES,
     *ecs.PATCHES,

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
+import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlparse
 
+from moto.core.exceptions import JsonRESTError, _RESTError
 from moto.iam import access_control
+from moto.iam.models import iam_backends
+from moto.utilities.utils import get_partition
 
 from chatops.emulator.patches.registry import Patch, Revert, chain, replace
 
@@ -68,6 +74,204 @@ def _install_policy_conditions() -> Revert:
     )
 
 
+# --- iam-role-sessions: what credentials issued to a role may do ------------------------
+
+# Access keys STS issues (role sessions) start so; the emulator's own keys do not, so
+# Terraform's calls and the data plane's stay unevaluated, as the account root's would be.
+ROLE_SESSION_PREFIX = "ASIA"
+# Signing names whose IAM action prefix is another word.
+_ACTION_PREFIXES = {"monitoring": "cloudwatch"}
+
+
+class _JsonAccessDenied(JsonRESTError):
+    code = 400  # what DynamoDB, SSM and the other JSON APIs answer
+
+
+class _QueryAccessDenied(_RESTError):
+    code = 403
+
+
+@functools.lru_cache(maxsize=256)
+def _statements(document: str) -> tuple[dict[str, Any], ...]:
+    statements = json.loads(document).get("Statement", [])
+    return tuple(statements if isinstance(statements, list) else [statements])
+
+
+def _listed(element: Any) -> list[str]:
+    return [str(v) for v in element] if isinstance(element, list) else [str(element)]
+
+
+def _statement_applies(
+    statement: dict[str, Any], action: str, resource: str, context: dict[str, str]
+) -> bool:
+    if "NotAction" in statement:
+        if any(fnmatch.fnmatch(action, a.lower()) for a in _listed(statement["NotAction"])):
+            return False
+    elif not any(fnmatch.fnmatch(action, a.lower()) for a in _listed(statement.get("Action", []))):
+        return False
+    if "NotResource" in statement:
+        if any(fnmatch.fnmatchcase(resource, r) for r in _listed(statement["NotResource"])):
+            return False
+    elif not any(fnmatch.fnmatchcase(resource, r) for r in _listed(statement.get("Resource", []))):
+        return False
+    return _conditions_hold(statement.get("Condition") or {}, context)
+
+
+def policy_decision(
+    documents: list[str], action: str, resource: str, context: dict[str, str]
+) -> str:
+    """ "allow", "deny" (an explicit Deny) or "implicit" (nothing allows it), as IAM decides
+    within one account from identity-based policies."""
+    allowed = False
+    for document in documents:
+        for statement in _statements(document):
+            if _statement_applies(statement, action.lower(), resource, context):
+                if statement.get("Effect") == "Deny":
+                    return "deny"
+                allowed = True
+    return "allow" if allowed else "implicit"
+
+
+def role_policies(role: Any) -> list[str]:
+    """The documents of a role's inline and attached managed policies."""
+    documents = [str(document) for document in role.policies.values()]
+    for policy in role.managed_policies.values():
+        documents += [str(v.document) for v in policy.versions if v.is_default]
+    return documents
+
+
+def _request_parameters(response: Any) -> dict[str, Any]:
+    if response.headers.get("X-Amz-Target"):
+        try:
+            body = response.raw_body
+            parsed = json.loads(body.decode() if isinstance(body, bytes) else body or "{}")
+            return parsed if isinstance(parsed, dict) else {}
+        except ValueError:
+            return {}
+    return {key: values[0] for key, values in response.querystring.items() if values}
+
+
+def request_resources(
+    service: str, parameters: dict[str, Any], region: str, account: str
+) -> list[str]:
+    """The resource ARNs an action is authorized against, for the services whose
+    resources the stack's policies name; "*" for the rest."""
+    partition = get_partition(region)
+
+    def arn(kind: str, name: str) -> str:
+        if name.startswith("arn:"):
+            return name
+        return f"arn:{partition}:{service}:{region}:{account}:{kind}{name}"
+
+    found: list[str] = []
+    if service == "dynamodb":
+        if parameters.get("TableName"):
+            table = arn("table/", str(parameters["TableName"]))
+            index = parameters.get("IndexName")
+            found.append(f"{table}/index/{index}" if index else table)
+        found += [arn("table/", str(name)) for name in parameters.get("RequestItems") or {}]
+        for item in parameters.get("TransactItems") or []:
+            found += [
+                arn("table/", str(op["TableName"])) for op in item.values() if "TableName" in op
+            ]
+    elif service == "ssm":
+        names = parameters.get("Names") or ([parameters["Name"]] if parameters.get("Name") else [])
+        found += [arn("parameter/", str(name).lstrip("/")) for name in names]
+    elif service == "secretsmanager" and parameters.get("SecretId"):
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        secret_id = str(parameters["SecretId"])
+        try:
+            secret = secretsmanager_backends[account][region].describe_secret(secret_id)
+            found.append(str(secret.arn))
+        except Exception:  # noqa: BLE001 - a missing secret is the service's own error
+            found.append(arn("secret:", secret_id))
+    return found or ["*"]
+
+
+def _condition_context(
+    service: str, operation: str, parameters: dict[str, Any], region: str, principal: str
+) -> dict[str, str]:
+    context = {"aws:RequestedRegion": region, "aws:PrincipalArn": principal}
+    if service == "cloudwatch" and operation == "PutMetricData" and parameters.get("Namespace"):
+        context["cloudwatch:namespace"] = str(parameters["Namespace"])
+    return context
+
+
+def authorize_role_session(response: Any) -> None:
+    """Refuse, as IAM would, a request signed by a role session that the role's
+    policies (and the session policy, when one was passed) do not allow."""
+    from moto.iam.access_control import IAMRequest
+    from moto.sts.models import sts_backends
+
+    authorization = response.headers.get("Authorization", "")
+    scope = authorization.partition("Credential=")[2].split(",")[0].split("/")
+    if len(scope) < 4 or not scope[0].startswith(ROLE_SESSION_PREFIX):
+        return
+    access_key, region, signing_name = scope[0], scope[2], scope[3]
+    operation = response._get_action()
+    account = response.current_account
+    parsed = urlparse(response.uri)
+    path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+    # moto's own checks of the key, its session token and the signature.
+    IAMRequest(
+        account_id=account,
+        method=response.method,
+        path=path,
+        data=response.data,
+        body=response.raw_body,
+        headers=response.headers,
+        action=operation,
+    ).check_signature()
+    partition = get_partition(region)
+    session = sts_backends[account][partition].get_assumed_role_from_access_key(access_key)
+    if session is None:
+        return
+    try:
+        documents = role_policies(
+            iam_backends[account][partition].get_role_by_arn(session.role_arn)
+        )
+    except Exception:  # noqa: BLE001 - a deleted role's sessions may do nothing
+        documents = []
+    service = _ACTION_PREFIXES.get(signing_name, signing_name)
+    action = f"{service}:{operation}"
+    parameters = _request_parameters(response)
+    context = _condition_context(service, operation, parameters, region, session.role_arn)
+    for resource in request_resources(service, parameters, region, account):
+        decision = policy_decision(documents, action, resource, context)
+        reason = {
+            "deny": "with an explicit deny in an identity-based policy",
+            "implicit": f"because no identity-based policy allows the {action} action",
+        }.get(decision)
+        if reason is None and session.policy:
+            if policy_decision([session.policy], action, resource, context) != "allow":
+                reason = f"because no session policy allows the {action} action"
+        if reason is not None:
+            message = (
+                f"User: {session.arn} is not authorized to perform: {action} "
+                f"on resource: {resource} {reason}"
+            )
+            if response.headers.get("X-Amz-Target"):
+                raise _JsonAccessDenied("AccessDeniedException", message)
+            raise _QueryAccessDenied("AccessDenied", message)
+
+
+def _install_role_sessions() -> Revert:
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.iam.access_control import IAMRequest
+
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        if iam_request_cls is IAMRequest:  # S3 requests keep moto's own path
+            authorize_role_session(self)
+        original(self, iam_request_cls, resource)
+
+    return replace(
+        ActionAuthenticatorMixin, "_authenticate_and_authorize_action", authenticate_and_authorize
+    )
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "iam-policy-conditions",
@@ -75,5 +279,11 @@ PATCHES: tuple[Patch, ...] = (
         "condition fails counts as a deny: the buckets' DenyInsecureTransport statement "
         "refuses every object write and delete, so destroy cannot empty them.",
         _install_policy_conditions,
+    ),
+    Patch(
+        "iam-role-sessions",
+        "Requests signed with credentials issued to a role are not authorized: a task can "
+        "do anything whatever its task role allows, so a missing permission shows only on AWS.",
+        _install_role_sessions,
     ),
 )

@@ -21,7 +21,18 @@ locals {
     }]
   })
 
-  table_resources = flatten([for arn in values(var.dynamodb_table_arns) : [arn, "${arn}/index/*"]])
+  # Exactly the item actions the chat server calls on each table (app/chatapp/store.py);
+  # none of them reads an index.
+  table_actions = {
+    messages       = ["dynamodb:PutItem", "dynamodb:Query"]
+    connections    = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    "user-counter" = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+  }
+  table_sids = {
+    messages       = "MessagesTable"
+    connections    = "ConnectionsTable"
+    "user-counter" = "UserCounterTable"
+  }
 
   execution_statements = concat(
     [
@@ -53,22 +64,14 @@ locals {
   )
 
   task_statements = concat(
-    [{
-      Sid    = "ChatTables"
-      Effect = "Allow"
-      Action = [
-        "dynamodb:BatchGetItem",
-        "dynamodb:BatchWriteItem",
-        "dynamodb:ConditionCheckItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:DescribeTable",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:Query",
-        "dynamodb:UpdateItem",
-      ]
-      Resource = local.table_resources
-    }],
+    [
+      for role, actions in local.table_actions : {
+        Sid      = local.table_sids[role]
+        Effect   = "Allow"
+        Action   = actions
+        Resource = var.dynamodb_table_arns[role]
+      }
+    ],
     [{
       # The chat's GET /api/me/messages: one user's messages across rooms.
       Sid      = "MessagesOfAUser"

@@ -5,7 +5,12 @@ variable "name_prefix" {
 
 variable "dynamodb_table_arns" {
   type        = map(string)
-  description = "ARNs of the tables the application reads and writes, keyed by table role (messages, connections, user-counter). The task role gets access to exactly these and their indexes."
+  description = "ARNs of the tables the application reads and writes, keyed by table role (messages, connections, user-counter). The task role gets exactly the item actions the chat server calls on each."
+
+  validation {
+    condition     = toset(keys(var.dynamodb_table_arns)) == toset(["messages", "connections", "user-counter"])
+    error_message = "dynamodb_table_arns must have exactly the keys messages, connections and user-counter (the chat server's three tables)."
+  }
 }
 
 variable "ecr_repository_arn" {
