@@ -100,6 +100,63 @@ def test_replication_group_registers_its_member_clusters(aws, applied: bool) -> 
 
 
 @pytest.mark.parametrize("applied", [True, False])
+def test_a_replication_group_is_modified_in_place_down_to_one_valkey_node(
+    aws, applied: bool
+) -> None:
+    """The hackathon profile on a deployed default stack: failover off, one node, Valkey."""
+
+    def scenario() -> Any:
+        elasticache, _ = _replication_group(aws)
+        elasticache.modify_replication_group(
+            ReplicationGroupId="chat-redis",
+            AutomaticFailoverEnabled=False,
+            MultiAZEnabled=False,
+            Engine="valkey",
+            EngineVersion="8.0",
+            CacheParameterGroupName="default.valkey8",
+            ApplyImmediately=True,
+        )
+        elasticache.decrease_replica_count(
+            ReplicationGroupId="chat-redis", NewReplicaCount=0, ApplyImmediately=True
+        )
+        group = elasticache.describe_replication_groups(ReplicationGroupId="chat-redis")
+        clusters = elasticache.describe_cache_clusters()["CacheClusters"]
+        return group["ReplicationGroups"][0], [c["CacheClusterId"] for c in clusters]
+
+    if not applied:  # moto has no such action
+        with pytest.raises(NotImplementedError):
+            run_with("elasticache-modify-replication-group", scenario, applied=False)
+        return
+    group, clusters = run_with("elasticache-modify-replication-group", scenario, applied=True)
+    assert group["MemberClusters"] == ["chat-redis-001"] == clusters
+    assert (group["AutomaticFailover"], group["MultiAZ"]) == ("disabled", "disabled")
+    assert group["Engine"] == "valkey"
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_replica_count_cannot_go_below_what_failover_needs(aws, applied: bool) -> None:
+    def scenario() -> Any:
+        elasticache, _ = _replication_group(aws)
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            elasticache.decrease_replica_count(
+                ReplicationGroupId="chat-redis", NewReplicaCount=0, ApplyImmediately=True
+            )
+        elasticache.increase_replica_count(
+            ReplicationGroupId="chat-redis", NewReplicaCount=2, ApplyImmediately=True
+        )
+        group = elasticache.describe_replication_groups(ReplicationGroupId="chat-redis")
+        return refused.value, group["ReplicationGroups"][0]["MemberClusters"]
+
+    if not applied:  # moto has no such action
+        with pytest.raises(NotImplementedError):
+            run_with("elasticache-modify-replication-group", scenario, applied=False)
+        return
+    refused, members = run_with("elasticache-modify-replication-group", scenario, applied=True)
+    assert refused.response["Error"]["Code"] == "InvalidParameterValue"
+    assert members == ["chat-redis-001", "chat-redis-002", "chat-redis-003"]
+
+
+@pytest.mark.parametrize("applied", [True, False])
 def test_deleted_replication_group_disappears(aws, applied: bool) -> None:
     def scenario() -> str:
         elasticache, _ = _replication_group(aws)
