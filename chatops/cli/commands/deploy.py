@@ -88,5 +88,6 @@ def deploy(
     render_publish(site)
     render_key_outputs(outputs)
     if urls is not None:
-        console.print(f"  {'Local ALB:':<28} [bold]{urls.alb}[/]")
+        if outputs.get("alb_direct_access") is None or outputs["alb_direct_access"].value:
+            console.print(f"  {'Local ALB:':<28} [bold]{urls.alb}[/]")  # edge-only: 403
         console.print(f"  {'Local chat (open this):':<28} [bold]{urls.chat}[/]")
