@@ -1166,3 +1166,46 @@ def test_latency_distributions_give_percentiles(aws, applied: bool) -> None:
 )
 def test_percentiles_of_weighted_values(weighted, q, expected) -> None:
     assert cloudwatch_patches.percentile(weighted, q) == expected
+
+
+# --- EC2 ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_a_gateway_endpoints_routes_follow_its_route_tables(aws, applied: bool) -> None:
+    """The hackathon profile moves the endpoints to another route table; destroy then
+    deletes the endpoints, which must find their routes where they are."""
+
+    def scenario() -> tuple[dict[str, bool], str | None]:
+        ec2 = aws("ec2")
+        vpc, _, _ = create_network(ec2)
+        first, second = (
+            ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"] for _ in "ab"
+        )
+        endpoint = ec2.create_vpc_endpoint(
+            VpcId=vpc,
+            ServiceName=f"com.amazonaws.{REGION}.s3",
+            VpcEndpointType="Gateway",
+            RouteTableIds=[first],
+        )["VpcEndpoint"]["VpcEndpointId"]
+        ec2.modify_vpc_endpoint(
+            VpcEndpointId=endpoint, AddRouteTableIds=[second], RemoveRouteTableIds=[first]
+        )
+        tables = ec2.describe_route_tables(RouteTableIds=[first, second])["RouteTables"]
+        routed = {
+            table["RouteTableId"]: any(
+                route.get("GatewayId") == endpoint for route in table["Routes"]
+            )
+            for table in tables
+        }
+        try:
+            ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+        except botocore.exceptions.ClientError as error:
+            return routed, error.response["Error"]["Code"]
+        return {"first": routed[first], "second": routed[second]}, None
+
+    result = run_with("ec2-gateway-endpoint-routes", scenario, applied=applied)
+    if applied:
+        assert result == ({"first": False, "second": True}, None)
+    else:
+        assert result[1] == "InvalidRoute.NotFound"

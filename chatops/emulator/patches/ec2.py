@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from moto.ec2.models import security_groups as security_group_models
+from moto.ec2.models import vpcs as vpc_models
 
 from chatops.emulator.patches.registry import Patch, Revert, chain, replace
 
@@ -44,6 +45,31 @@ def _install_prefix_list_rule_description() -> Revert:
     )
 
 
+def _install_gateway_endpoint_routes() -> Revert:
+    cls = vpc_models.VPCBackend
+    original = cls.modify_vpc_endpoint
+
+    def modify_vpc_endpoint(self: Any, vpc_id: str, *args: Any, **kwargs: Any) -> None:
+        endpoint = self.describe_vpc_endpoints(vpc_end_point_ids=[vpc_id])[0]
+        before = set(endpoint.route_table_ids or [])
+        original(self, vpc_id, *args, **kwargs)
+        prefix_list = endpoint.destination_prefix_list_id
+        if not prefix_list:
+            return  # an interface endpoint has no routes
+        after = set(endpoint.route_table_ids or [])
+        for route_table_id in sorted(after - before):
+            self.create_route(
+                route_table_id,
+                None,
+                gateway_id=vpc_id,
+                destination_prefix_list_id=prefix_list,
+            )
+        for route_table_id in sorted(before - after):
+            self.delete_route(route_table_id, prefix_list)
+
+    return replace(cls, "modify_vpc_endpoint", modify_vpc_endpoint)
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "ec2-referenced-rule-description",
@@ -56,5 +82,12 @@ PATCHES: tuple[Patch, ...] = (
         "Security group rules that admit a managed prefix list (CloudFront's origin-facing "
         "addresses) lose their Description: every plan re-adds it.",
         _install_prefix_list_rule_description,
+    ),
+    Patch(
+        "ec2-gateway-endpoint-routes",
+        "ModifyVpcEndpoint changes a gateway endpoint's route tables but not their routes: "
+        "the routes stay where they were, and deleting the endpoint then fails with "
+        "InvalidRoute.NotFound (a stack switched to the hackathon profile cannot be destroyed).",
+        _install_gateway_endpoint_routes,
     ),
 )
