@@ -6,7 +6,9 @@ import fnmatch
 from collections.abc import Callable
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.iam import access_control
+from moto.iam import responses as iam_responses
 
 from chatops.emulator.patches.registry import Patch, Revert, chain, replace
 
@@ -68,6 +70,69 @@ def _install_policy_conditions() -> Revert:
     )
 
 
+def _identity_policies(backend: Any, principal_arn: str) -> list[Any]:
+    """The identity-based policies of the IAM user or role `principal_arn` names (inline,
+    attached, and for a user those of its groups); NoSuchEntity when there is none."""
+    kind, _, path_and_name = principal_arn.split(":", 5)[-1].partition("/")
+    name = path_and_name.rsplit("/", 1)[-1]
+    policies: list[Any] = []
+    if kind == "role":
+        backend.get_role(name)
+        for policy_name in backend.list_role_policies(name):
+            policies.append(backend.get_role_policy(name, policy_name)[1])
+        policies += backend.list_attached_role_policies(name, max_items=1000)[0]
+        return policies
+    backend.get_user(name)  # NoSuchEntity, as AWS answers, for anything but a user
+    for policy_name in backend.list_user_policies(name):
+        policies.append(backend.get_user_policy(name, policy_name))
+    policies += backend.list_attached_user_policies(name, max_items=1000)[0]
+    for group in backend.get_groups_for_user(name):
+        for policy_name in backend.list_group_policies(group.name):
+            policies.append(backend.get_group_policy(group.name, policy_name))
+        policies += backend.list_attached_group_policies(group.name, max_items=1000)[0]
+    return policies
+
+
+def _decision(policies: list[Any], action: str, resource: str, context: dict[str, str]) -> str:
+    permitted = False
+    for policy in policies:
+        result = access_control.IAMPolicy(policy).is_action_permitted(
+            action, resource, incoming_condition_values=context
+        )
+        if result == access_control.PermissionResult.DENIED:
+            return "explicitDeny"
+        permitted = permitted or result == access_control.PermissionResult.PERMITTED
+    return "allowed" if permitted else "implicitDeny"
+
+
+def _install_simulate_principal_policy() -> Revert:
+    """SimulatePrincipalPolicy over the principal's identity-based policies (no
+    permissions boundaries, SCPs or resource policies)."""
+
+    def simulate_principal_policy(self: Any) -> ActionResult:
+        policies = _identity_policies(self.backend, self._get_param("PolicySourceArn"))
+        context = {
+            entry["ContextKeyName"]: ",".join(entry.get("ContextKeyValues") or [])
+            for entry in self._get_param("ContextEntries") or []
+        }
+        results = [
+            {
+                "EvalActionName": action,
+                "EvalResourceName": resource,
+                "EvalDecision": _decision(policies, action, resource, context),
+                "MatchedStatements": [],
+                "MissingContextValues": [],
+            }
+            for action in self._get_param("ActionNames") or []
+            for resource in self._get_param("ResourceArns") or ["*"]
+        ]
+        return ActionResult({"EvaluationResults": results, "IsTruncated": False})
+
+    return replace(
+        iam_responses.IamResponse, "simulate_principal_policy", simulate_principal_policy
+    )
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "iam-policy-conditions",
@@ -75,5 +140,11 @@ PATCHES: tuple[Patch, ...] = (
         "condition fails counts as a deny: the buckets' DenyInsecureTransport statement "
         "refuses every object write and delete, so destroy cannot empty them.",
         _install_policy_conditions,
+    ),
+    Patch(
+        "iam-simulate-principal-policy",
+        "SimulatePrincipalPolicy is not implemented: nothing tells whether a user or role "
+        "may create the service-linked roles a first deploy needs.",
+        _install_simulate_principal_policy,
     ),
 )
