@@ -13,6 +13,7 @@ from pathlib import Path
 
 import botocore.exceptions
 
+from chatops.errors import ChatopsError
 from chatops.preflight.checks import CHECKS, Clients, Context, credentials
 from chatops.preflight.findings import Finding, Report, Status
 from chatops.preflight.settings import SettingsInvalid, StackSettings, read_settings
@@ -20,14 +21,20 @@ from chatops.targets import Target
 
 __all__ = [
     "Finding",
+    "PreflightFailed",
     "Report",
     "SettingsInvalid",
     "StackSettings",
     "Status",
     "preflight",
     "read_settings",
+    "require",
     "run",
 ]
+
+
+class PreflightFailed(ChatopsError):
+    """A check found what would make the deploy fail."""
 
 
 def run(client: Clients, settings: StackSettings) -> Report:
@@ -65,3 +72,12 @@ def preflight(
         target.project.terraform_dir, merged, [*target.var_files(), *var_files], target.env
     )
     return run(lambda service: target.client(service, settings.region), settings)
+
+
+def require(report: Report) -> None:
+    """Raise on the first failed check: its line, and its fix as the hint."""
+    if not report.failed:
+        return
+    first, others = report.failed[0], len(report.failed) - 1
+    more = f" (and {others} more failed check{'s' if others > 1 else ''})" if others else ""
+    raise PreflightFailed(f"preflight: {first.name}: {first.detail}{more}", first.fix)
