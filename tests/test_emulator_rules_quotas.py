@@ -202,9 +202,7 @@ def test_simulate_principal_policy_evaluates_a_users_policies(aws: Clients, appl
 def test_simulate_principal_policy_reads_a_roles_attached_policies(aws: Clients) -> None:
     with patches.patched():
         iam = aws("iam")
-        trust = _policy(
-            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
-        )
+        trust = _policy({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})
         role = iam.create_role(RoleName="deployer", Path="/ops/", AssumeRolePolicyDocument=trust)
         policy = iam.create_policy(
             PolicyName="slr",
@@ -215,6 +213,26 @@ def test_simulate_principal_policy_reads_a_roles_attached_policies(aws: Clients)
         assert _simulate(iam, role["Role"]["Arn"]) == "implicitDeny"
         iam.attach_role_policy(RoleName="deployer", PolicyArn=policy["Policy"]["Arn"])
         assert _simulate(iam, role["Role"]["Arn"]) == "allowed"
-        assert _error_code(
-            lambda: _simulate(iam, "arn:aws:iam::123456789012:user/moto")
-        ) == "NoSuchEntity"
+        assert (
+            _error_code(lambda: _simulate(iam, "arn:aws:iam::123456789012:user/moto"))
+            == "NoSuchEntity"
+        )
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_service_linked_roles_have_aws_names(aws: Clients, applied: bool) -> None:
+    def scenario() -> list[str]:
+        iam = aws("iam")
+        services = ("ecs", "elasticloadbalancing", "elasticache")
+        return [
+            iam.create_service_linked_role(AWSServiceName=f"{service}.amazonaws.com")["Role"][
+                "RoleName"
+            ]
+            for service in services
+        ]
+
+    names = run_with("iam-service-linked-role-names", scenario, applied=applied)
+    expected = ["ECS", "ElasticLoadBalancing", "ElastiCache"]
+    if not applied:
+        expected = ["ecs", "elasticloadbalancing", "elasticache"]
+    assert names == [f"AWSServiceRoleFor{name}" for name in expected]

@@ -14,7 +14,7 @@ from pathlib import Path
 import botocore.exceptions
 
 from chatops.errors import ChatopsError
-from chatops.preflight.checks import CHECKS, Clients, Context, credentials
+from chatops.preflight.checks import CHECKS, Clients, Context, credentials, message
 from chatops.preflight.findings import Finding, Report, Status
 from chatops.preflight.settings import SettingsInvalid, StackSettings, read_settings
 from chatops.targets import Target
@@ -50,9 +50,7 @@ def run(client: Clients, settings: StackSettings) -> Report:
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
                 # A check the caller may not read is not a failure of the deploy.
                 name = check.__name__.replace("_", "-")
-                findings.append(
-                    Finding(name, name, "warn", f"could not check: {error}", None)
-                )
+                findings.append(Finding(name, name, "warn", f"could not check: {message(error)}"))
     return Report(
         region=settings.region,
         account=caller.account if caller else None,

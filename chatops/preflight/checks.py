@@ -8,6 +8,7 @@ a redeploy of a running stack passes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from chatops.preflight.findings import Finding
 from chatops.preflight.settings import StackSettings
 
 Clients = Callable[[str], Any]
+_XML_MESSAGE = re.compile(r"<Message>(.*?)</Message>", re.S)
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,12 @@ def _code(error: botocore.exceptions.ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _message(error: Exception) -> str:
+def message(error: Exception) -> str:
     if isinstance(error, botocore.exceptions.ClientError):
-        return str(error.response.get("Error", {}).get("Message") or _code(error))
+        message = str(error.response.get("Error", {}).get("Message") or _code(error))
+        # An XML error body where JSON was expected: its message alone.
+        found = _XML_MESSAGE.search(message)
+        return found.group(1) if found else message
     return str(error)
 
 
@@ -69,7 +74,7 @@ def credentials(client: Clients, region: str) -> tuple[Finding, Caller | None]:
         fix = "run `aws configure` or `aws sso login`, or pass --profile"
         return Finding("credentials", name, "fail", detail, fix), None
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        detail = f"AWS refused them in {region}: {_message(error)}"
+        detail = f"AWS refused them in {region}: {message(error)}"
         fix = "renew them (`aws sso login`, new keys) or pick another --profile"
         return Finding("credentials", name, "fail", detail, fix), None
     caller = Caller(str(identity["Account"]), str(identity["Arn"]))
@@ -87,7 +92,7 @@ def zones(context: Context) -> Finding:
         )
     except botocore.exceptions.ClientError as error:
         fix = f"enable {settings.region} for the account (Account settings, AWS Regions)"
-        return Finding("region", name, "fail", f"{settings.region}: {_message(error)}", fix)
+        return Finding("region", name, "fail", f"{settings.region}: {message(error)}", fix)
     available = {z["ZoneName"] for z in answer["AvailabilityZones"] if z["State"] == "available"}
     missing = [zone for zone in wanted if zone not in available]
     if missing:
@@ -232,7 +237,7 @@ def cache_node_type(context: Context) -> Finding:
             CacheNodeType=node_type, MaxRecords=20
         )["ReservedCacheNodesOfferings"]
     except botocore.exceptions.ClientError as error:
-        detail = f"could not check {node_type}: {_message(error)}"
+        detail = f"could not check {node_type}: {message(error)}"
         fix = "allow elasticache:DescribeReservedCacheNodesOfferings, or check the type yourself"
         return Finding("cache-node-type", name, "warn", detail, fix)
     if not offerings:
@@ -325,7 +330,7 @@ def service_linked_roles(context: Context) -> Finding:
             "service-linked-roles",
             name,
             "warn",
-            f"could not check ({_message(error)})",
+            f"could not check ({message(error)})",
             "the caller needs iam:CreateServiceLinkedRole for ECS, ELB and ElastiCache, "
             "unless their roles exist",
         )
@@ -365,7 +370,7 @@ def budgets(context: Context) -> Finding:
             "budgets",
             name,
             "fail",
-            f"the ${settings.budget_monthly_usd:g} budget cannot be managed: {_message(error)}",
+            f"the ${settings.budget_monthly_usd:g} budget cannot be managed: {message(error)}",
             "grant budgets:ViewBudget and budgets:ModifyBudget, or set budget_monthly_usd = 0",
         )
     return Finding(

@@ -71,13 +71,13 @@ def quota_finding(
     instead: str,
     unit: str = "",
 ) -> Finding:
-    """ok while what is used plus what the stack still needs fits the quota."""
+    """ok while what the stack still needs fits beside what is used."""
     units = f" {unit}" if unit else ""
     detail = f"{_number(used)} of {_number(quota.value)}{units} used"
     detail += f", the stack needs {_number(needed)} more" if needed else ", the stack needs none"
     source = "" if quota.source == "applied" else f", {quota.source} value"
     detail += f" (quota {quota.code.code}{source})"
-    if used + needed <= quota.value:
+    if not needed or used + needed <= quota.value:
         return Finding(check, quota.code.name, "ok", detail)
     return Finding(
         check,

@@ -157,9 +157,8 @@ def read_settings(
         for pattern in _AUTO_LOADED:
             for path in terraform_dir.glob(pattern):
                 shutil.copy(path, root / path.name)
-        expression = "jsonencode({%s})" % ", ".join(
-            f"{key} = {value}" for key, value in _EXPRESSIONS.items()
-        )
+        fields = ", ".join(f"{key} = {value}" for key, value in _EXPRESSIONS.items())
+        expression = f"jsonencode({{{fields}}})"
         try:
             result = subprocess.run(
                 [binary, *console_args(variables, [p.resolve() for p in var_files])],

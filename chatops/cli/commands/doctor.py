@@ -23,9 +23,7 @@ def render_report(report: Report, label: str, out: Console) -> None:
         if finding.fix and finding.status != "ok":
             out.print(f"        fix: {escape(finding.fix)}", style="dim")
     passed = sum(f.status == "ok" for f in report.findings)
-    out.print(
-        f"{passed} passed, {len(report.warnings)} warning(s), {len(report.failed)} failed."
-    )
+    out.print(f"{passed} passed, {len(report.warnings)} warning(s), {len(report.failed)} failed.")
 
 
 def check_before_deploy(

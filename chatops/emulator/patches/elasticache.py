@@ -182,7 +182,7 @@ def _install_reserved_offerings() -> Revert:
     def describe_reserved_cache_nodes_offerings(self: Any) -> ActionResult:
         wanted_type = self._get_param("CacheNodeType")
         wanted_product = self._get_param("ProductDescription")
-        offerings = [
+        offerings: list[dict[str, Any]] = [
             {
                 "ReservedCacheNodesOfferingId": f"{node_type}-{product}-1y-no-upfront",
                 "CacheNodeType": node_type,

@@ -8,6 +8,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.iam import access_control
+from moto.iam import models as iam_models
 from moto.iam import responses as iam_responses
 
 from chatops.emulator.patches.registry import Patch, Revert, chain, replace
@@ -133,6 +134,26 @@ def _install_simulate_principal_policy() -> Revert:
     )
 
 
+# AWS's names for the service-linked roles the stack's services create on first use.
+_SERVICE_LINKED_ROLE_NAMES = {
+    "ecs": "ECS",
+    "elasticloadbalancing": "ElasticLoadBalancing",
+    "elasticache": "ElastiCache",
+}
+
+
+def _install_service_linked_role_names() -> Revert:
+    table = iam_models.SERVICE_NAME_CONVERSION
+    before = dict(table)
+    table.update(_SERVICE_LINKED_ROLE_NAMES)
+
+    def revert() -> None:
+        table.clear()
+        table.update(before)
+
+    return revert
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "iam-policy-conditions",
@@ -146,5 +167,12 @@ PATCHES: tuple[Patch, ...] = (
         "SimulatePrincipalPolicy is not implemented: nothing tells whether a user or role "
         "may create the service-linked roles a first deploy needs.",
         _install_simulate_principal_policy,
+    ),
+    Patch(
+        "iam-service-linked-role-names",
+        "CreateServiceLinkedRole names the roles of ECS, ELB and ElastiCache "
+        "AWSServiceRoleForecs and the like, where AWS names them AWSServiceRoleForECS, "
+        "AWSServiceRoleForElasticLoadBalancing and AWSServiceRoleForElastiCache.",
+        _install_service_linked_role_names,
     ),
 )
