@@ -12,6 +12,7 @@ from chatops.cli.commands import (
     cost,
     deploy,
     destroy,
+    doctor,
     history,
     init,
     local,
@@ -80,6 +81,7 @@ app.command(rich_help_panel="Stack")(deploy.deploy)
 app.command(rich_help_panel="Stack")(outputs.outputs)
 app.command(rich_help_panel="Stack")(destroy.destroy)
 app.command(rich_help_panel="Stack")(cost.cost)
+app.command(rich_help_panel="Stack")(doctor.doctor)
 app.command(
     rich_help_panel="Traffic",
     context_settings={"ignore_unknown_options": True},  # so `shift -10 110` is validated by us

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
+
 from chatops.cli import options
+from chatops.cli.commands.doctor import check_before_deploy
 from chatops.cli.commands.site import render_publish
 from chatops.cli.common import open_stack, prepare
 from chatops.cli.ui import (
@@ -30,6 +35,12 @@ def deploy(
     var_file: options.VarFiles = None,
     yes: options.Yes = False,
     json_output: options.Json = False,
+    no_preflight: Annotated[
+        bool,
+        typer.Option(
+            "--no-preflight", help="Skip the checks `chatops doctor` runs (not recommended)."
+        ),
+    ] = False,
 ) -> None:
     """Deploy the stack: init if needed, plan, confirm, apply with live progress.
 
@@ -41,8 +52,11 @@ def deploy(
     """
     stack = open_stack(local=local, directory=directory, profile=profile, region=region)
     out = err_console if json_output else console
-    prepare(stack)
     variables = options.variables(var)
+    if not no_preflight:
+        # Quotas, node type, roles: what would fail the apply minutes in, checked first.
+        check_before_deploy(stack.target, variables, var_file or [])
+    prepare(stack)
     # Locally, a colour without an image gets a snapshot of app/ as it is now: both
     # colours serve the checkout's code, and later edits wait for `chatops release`.
     images = first_local_images(stack.target, variables) if stack.target.is_local else {}

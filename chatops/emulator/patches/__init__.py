@@ -26,6 +26,7 @@ from chatops.emulator.patches import (
     elbv2,
     iam,
     s3,
+    servicequotas,
     sts,
 )
 from chatops.emulator.patches.registry import PRIVATE_ENDPOINTS, Patch, Revert
@@ -44,6 +45,7 @@ PATCHES: tuple[Patch, ...] = (
     *budgets.PATCHES,
     *cloudwatch.PATCHES,
     *dynamodb.PATCHES,
+    *servicequotas.PATCHES,
 )
 
 _installed: dict[str, Revert] = {}

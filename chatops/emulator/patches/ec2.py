@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import security_groups as security_group_models
 from moto.ec2.models import vpcs as vpc_models
 
 from chatops.emulator.patches.registry import Patch, Revert, chain, replace
+from chatops.emulator.patches.servicequotas import quota_value
 
 
 def _install_referenced_rule_description() -> Revert:
@@ -70,6 +72,20 @@ def _install_gateway_endpoint_routes() -> Revert:
     return replace(cls, "modify_vpc_endpoint", modify_vpc_endpoint)
 
 
+def _install_vpc_limit() -> Revert:
+    """AWS refuses a VPC beyond "VPCs per Region" (default VPC included)."""
+    cls = vpc_models.VPCBackend
+    original = cls.create_vpc
+
+    def create_vpc(self: Any, *args: Any, **kwargs: Any) -> Any:
+        limit = quota_value("vpc", "L-F678F1CE")
+        if limit is not None and len(self.vpcs) >= limit:
+            raise EC2ClientError("VpcLimitExceeded", "The maximum number of VPCs has been reached.")
+        return original(self, *args, **kwargs)
+
+    return replace(cls, "create_vpc", create_vpc)
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "ec2-referenced-rule-description",
@@ -89,5 +105,11 @@ PATCHES: tuple[Patch, ...] = (
         "the routes stay where they were, and deleting the endpoint then fails with "
         "InvalidRoute.NotFound (a stack switched to the hackathon profile cannot be destroyed).",
         _install_gateway_endpoint_routes,
+    ),
+    Patch(
+        "ec2-vpc-limit",
+        "CreateVpc never runs out: an account at its VPCs-per-Region quota (L-F678F1CE) "
+        "gets a VPC where AWS answers VpcLimitExceeded.",
+        _install_vpc_limit,
     ),
 )

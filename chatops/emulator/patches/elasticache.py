@@ -253,6 +253,47 @@ def _install_modify_replication_group() -> Revert:
     )
 
 
+# Current-generation node types, offered in every region the emulator serves (AWS offers
+# fewer in some regions: the emulator does not know which).
+_SIZES = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
+OFFERED_NODE_TYPES = frozenset(
+    [f"cache.{family}.{size}" for family in ("t4g", "t3") for size in ("micro", "small", "medium")]
+    + [
+        f"cache.{family}.{size}"
+        for family in ("m5", "m6g", "m7g", "r5", "r6g", "r7g")
+        for size in _SIZES
+    ]
+)
+
+
+def _install_reserved_offerings() -> Revert:
+    """One "No Upfront", one-year offering per offered node type and engine (no prices)."""
+
+    def describe_reserved_cache_nodes_offerings(self: Any) -> ActionResult:
+        wanted_type = self._get_param("CacheNodeType")
+        wanted_product = self._get_param("ProductDescription")
+        offerings: list[dict[str, Any]] = [
+            {
+                "ReservedCacheNodesOfferingId": f"{node_type}-{product}-1y-no-upfront",
+                "CacheNodeType": node_type,
+                "Duration": 31536000,
+                "ProductDescription": product,
+                "OfferingType": "No Upfront",
+                "RecurringCharges": [],
+            }
+            for node_type in sorted(OFFERED_NODE_TYPES)
+            for product in ("redis", "valkey")
+            if wanted_type in (None, node_type) and wanted_product in (None, product)
+        ]
+        return ActionResult({"ReservedCacheNodesOfferings": offerings})
+
+    return replace(
+        elasticache_responses.ElastiCacheResponse,
+        "describe_reserved_cache_nodes_offerings",
+        describe_reserved_cache_nodes_offerings,
+    )
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "elasticache-member-clusters",
@@ -383,5 +424,11 @@ PATCHES = (
         "(CacheParameterGroupNotFound) or whose family is not the engine version's "
         "(InvalidParameterCombination 'Expected a parameter group of family ...').",
         _install_parameter_groups,
+    ),
+    Patch(
+        "elasticache-reserved-offerings",
+        "DescribeReservedCacheNodesOfferings is not implemented: nothing tells which cache "
+        "node types a region offers.",
+        _install_reserved_offerings,
     ),
 )
