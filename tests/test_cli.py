@@ -23,6 +23,7 @@ COMMANDS = [
     ["init"],
     ["plan"],
     ["deploy"],
+    ["doctor"],
     ["outputs"],
     ["destroy"],
     ["local"],

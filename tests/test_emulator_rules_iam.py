@@ -102,6 +102,29 @@ def with_rules(applied: bool, *rules: str) -> Any:
     return patches.patched(without=() if applied else rules)
 
 
+# --- sts-root-caller -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_the_emulators_own_keys_are_the_account_root(aws, applied: bool) -> None:
+    with with_rules(applied, "sts-root-caller"):
+        identity = aws("sts").get_caller_identity()
+        iam = aws("iam")
+        iam.create_user(UserName="deployer")
+        keys = iam.create_access_key(UserName="deployer")["AccessKey"]
+        as_user = boto3.client(
+            "sts",
+            region_name=REGION,
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+        ).get_caller_identity()
+    assert as_user["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/deployer"
+    if applied:
+        assert (identity["Arn"], identity["UserId"]) == (f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT)
+    else:
+        assert identity["Arn"] == f"arn:aws:sts::{ACCOUNT}:user/moto"
+
+
 # --- sts-role-trust ----------------------------------------------------------------------
 
 

@@ -67,7 +67,7 @@ def preflight(
     if target.region and "aws_region" not in merged:
         merged["aws_region"] = target.region
     settings = read_settings(
-        target.project.terraform_dir, merged, [*target.var_files(), *var_files], target.env
+        target.project.terraform_dir, merged, [*var_files, *target.record_files()], target.env
     )
     return run(lambda service: target.client(service, settings.region), settings)
 

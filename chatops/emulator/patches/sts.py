@@ -24,6 +24,7 @@ from typing import Any
 
 from moto.core.exceptions import AccessDeniedError
 from moto.iam.models import iam_backends
+from moto.sts import models as sts_models
 from moto.sts.models import sts_backends
 from moto.sts.responses import TokenResponse
 from moto.utilities.utils import get_partition
@@ -148,11 +149,31 @@ def _install_role_trust() -> Revert:
     return replace(TokenResponse, "assume_role", assume_role)
 
 
+def _install_root_caller() -> Revert:
+    cls = sts_models.STSBackend
+    original = cls.get_caller_identity
+
+    def get_caller_identity(self: Any, access_key_id: str, region: str) -> tuple[str, str, str]:
+        user_id, arn, account = original(self, access_key_id, region)
+        if arn.endswith(":user/moto"):  # keys IAM does not know: the emulator's own
+            return account, f"arn:{get_partition(region)}:iam::{account}:root", account
+        return user_id, arn, account
+
+    return replace(cls, "get_caller_identity", get_caller_identity)
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch(
         "sts-role-trust",
         "AssumeRole ignores the role's trust policy: any caller, and any service, gets "
         "credentials for any role, so a task role that ECS tasks may not assume works here.",
         _install_role_trust,
+    ),
+    Patch(
+        "sts-root-caller",
+        "GetCallerIdentity answers an IAM user 'moto' that does not exist for the emulator's "
+        "own keys, which every other rule treats as the account root's: the preflight then "
+        "cannot tell whether the caller may create service-linked roles.",
+        _install_root_caller,
     ),
 )
