@@ -12,7 +12,9 @@ What it offers: `home` (CHATOPS_HOME), `cli(*args)` (the CLI in a subprocess),
 `outputs`, `client(service)` (boto3 on the emulator), `chat_url` (the local edge),
 `alb_url` (the ALB as the edge reaches it: its origin-facing side, with the origin
 secret added to every request, so tests can pick a colour's connection without the
-edge), `alb_viewer_url` (the ALB as the internet reaches it: 403 edge-only),
+edge), `alb_origin_side_url` (that side without the secret: 403 edge-only),
+`alb_viewer_url` (the ALB as the internet reaches it: dropped by its security group
+edge-only),
 `traffic_action()` (the forward action holding the weights), `dataplane()`
 (`chatops local status --json`'s data plane), and the variables the stack is deployed
 with (`E2E_ENVIRONMENT`): a 10 s deregistration delay, so draining and scale-in finish
@@ -208,6 +210,11 @@ class LocalStack:
     @property
     def alb_viewer_url(self) -> str:
         return str(self._urls()["alb"])
+
+    @property
+    def alb_origin_side_url(self) -> str:
+        """The ALB's origin-facing side as such: what reaches it without the secret."""
+        return str(self._urls()["alb-origin"])
 
     @property
     def alb_url(self) -> str:

@@ -1,15 +1,18 @@
 """Edge-only mode (the default): the ALB serves only what comes through CloudFront.
 
-A request straight to the ALB's internet side is answered 403 by its listener (no origin
-secret), while the chat works through the edge, which adds the secret as an origin
-custom header. Rotating the secret (`--var origin_secret_generation=2`) keeps an open
-WebSocket connected and chatting, and new connections keep working; the previous
-generation stays accepted until the next rotation.
+A connection straight to the ALB's internet side is dropped (its security group admits
+only CloudFront's origin-facing prefix list); what reaches the origin-facing side
+without the origin secret is answered 403 by the listener; the chat works through the
+edge, which adds the secret as an origin custom header. Rotating the secret (`--var
+origin_secret_generation=2`) keeps an open WebSocket connected and chatting, and new
+connections keep working; the previous generation stays accepted until the next
+rotation.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -31,17 +34,28 @@ def status_of(url: str, headers: dict[str, str] | None = None) -> int:
         return int(error.code)
 
 
+def dropped(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=10)
+    except urllib.error.HTTPError:
+        return False  # answered: the groups let it through
+    except (urllib.error.URLError, ConnectionError, http.client.HTTPException, TimeoutError):
+        return True
+    return False
+
+
 def test_a_direct_request_to_the_alb_is_refused(stack: LocalStack) -> None:
-    direct = stack.alb_viewer_url
-    assert status_of(direct + "api/info") == 403
-    assert status_of(direct + "health") == 403
-    assert status_of(direct + "api/info", {"X-Origin-Verify": "a-guess"}) == 403
+    assert dropped(stack.alb_viewer_url + "api/info")  # the security group
+    origin_side = stack.alb_origin_side_url  # where CloudFront's addresses arrive
+    assert status_of(origin_side + "api/info") == 403
+    assert status_of(origin_side + "health") == 403
+    assert status_of(origin_side + "api/info", {"X-Origin-Verify": "a-guess"}) == 403
     secret = stack.origin_secret()
-    assert secret and status_of(direct + "api/info", {"X-Origin-Verify": secret}) == 200
+    assert secret and status_of(origin_side + "api/info", {"X-Origin-Verify": secret}) == 200
 
     async def upgrade() -> int:
         try:
-            async with connect(direct.replace("http://", "ws://") + "ws", open_timeout=10):
+            async with connect(origin_side.replace("http://", "ws://") + "ws", open_timeout=10):
                 return 101
         except InvalidStatus as refused:
             return int(refused.response.status_code)
