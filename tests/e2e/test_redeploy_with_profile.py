@@ -1,15 +1,14 @@
 """A redeploy with a var file keeps what chatops changed live (README, "Traffic and
 Terraform"): the outage of issue 18, replayed on a stack of this module's own.
 
-Deploy with the hackathon profile's settings but not its task counts (both colours run
-one task), release to green (which sets no count: green already runs one, yet records
-it), `shift 0 100`, `retire blue`, then deploy again with the whole profile, which sets
-green (by then all the traffic) to 0 tasks and blue to 1: green keeps its task, blue
-stays retired, the chat still answers, the deploy says which values of the profile lost
-and how to make them win, and the next plan is clean. (The first deploy has the
-profile's Redis already: the emulator has no ModifyReplicationGroup.) The stack has its
-own CHATOPS_HOME and emulator and is destroyed at the end, so the session's stack
-(conftest.py) and the order of the modules do not matter.
+Deploy with the default settings (both colours run one task), release to green (which
+sets no count: green already runs one, yet records it), `shift 0 100`, `retire blue`,
+then deploy again with the hackathon profile, which sets green (by then all the
+traffic) to 0 tasks and blue to 1, and also changes the cache (one Valkey node) and the
+network (no NAT): green keeps its task, blue stays retired, the chat still answers, the
+deploy says which values of the profile lost and how to make them win, and the next
+plan is clean. The stack has its own CHATOPS_HOME and emulator and is destroyed at the
+end, so the session's stack (conftest.py) and the order of the modules do not matter.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +27,6 @@ from tests.helpers import TERRAFORM_DIR
 pytestmark = pytest.mark.e2e
 
 PROFILE = str(TERRAFORM_DIR / "profiles" / "hackathon.tfvars")
-COUNTS = ("blue_desired_count", "green_desired_count")
 
 
 def ok(stack: LocalStack, *args: str) -> tuple[str, str]:
@@ -60,17 +57,12 @@ def desired_counts(stack: LocalStack) -> dict[str, int]:
 def retired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A stack after release to green, `shift 0 100` and `retire blue`."""
     home = tmp_path_factory.mktemp("redeploy")
-    settings = home / "hackathon-without-counts.tfvars"
-    lines = Path(PROFILE).read_text().splitlines()
-    kept = [line for line in lines if not line.startswith(COUNTS)]
-    assert len(lines) - len(kept) == 2
-    settings.write_text("\n".join(kept) + "\n")
     try:
-        result = run_cli(home, "deploy", "--local", "--yes", "--var-file", str(settings))
+        result = run_cli(home, "deploy", "--local", "--yes")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         outputs = json.loads(run_cli(home, "outputs", "--local", "--json").stdout)
         stack = LocalStack(home, result.stdout, outputs)
-        ok(stack, "release", "--local", "--yes", "--var-file", str(settings))
+        ok(stack, "release", "--local", "--yes")
         ok(stack, "shift", "--local", "0", "100")
         ok(stack, "retire", "--local", "blue")
         assert desired_counts(stack) == {"blue": 0, "green": 1}
