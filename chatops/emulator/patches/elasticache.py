@@ -83,7 +83,7 @@ def _set_members(
     for cluster_id in list(backend.cache_clusters):
         cluster = backend.cache_clusters[cluster_id]
         if (
-            cluster.replication_group_id == group.replication_group_id
+            getattr(cluster, "replication_group_id", None) == group.replication_group_id
             and cluster_id not in group.member_clusters
         ):
             del backend.cache_clusters[cluster_id]
