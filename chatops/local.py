@@ -236,8 +236,10 @@ def wait_until_serving(
     def alb_serves(urls: LocalUrls) -> bool:
         if urls.alb is None:
             return False
-        if health_path is None:
-            return _answers(urls.alb, lambda status: status > 0)
+        if health_path is None:  # no task: the listener answers (its internet side is
+            # closed to viewers edge-only, so ask the side CloudFront reaches)
+            side = urls.alb_origin if edge_only and urls.alb_origin else urls.alb
+            return _answers(side, lambda status: status > 0)
         if edge_only:
             return urls.chat is not None and _answers(
                 urls.chat.rstrip("/") + "/api/info", lambda status: status == 200
