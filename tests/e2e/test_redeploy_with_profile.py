@@ -1,5 +1,5 @@
 """A redeploy with a var file keeps what chatops changed live (README, "Traffic and
-Terraform"): the outage of issue 18, replayed on a stack of this module's own.
+Terraform"): the outage a profile redeploy caused, replayed on a stack of its own.
 
 Deploy with the default settings (both colours run one task), release to green (which
 sets no count: green already runs one, yet records it), `shift 0 100`, `retire blue`,
